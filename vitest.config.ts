@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Real images and a real daemon: some tests take tens of seconds.
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+    // Two cores: run files in parallel but not more than the machine has.
+    maxWorkers: 2,
+  },
+});
