@@ -1,0 +1,40 @@
+/**
+ * Checksums for patch sections: crc32 (IEEE, as zip/gzip) for cheap
+ * per-section integrity, sha256 for the promise about whole outputs.
+ * Platform note: sha256 uses node:crypto; a browser build swaps this file.
+ */
+import { createHash } from 'node:crypto';
+
+const CRC_TABLE = /* @__PURE__ */ (() => {
+  const table = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c;
+  }
+  return table;
+})();
+
+/** crc32 of `data`, continuing from `crc` (0 to start). Returns an unsigned 32-bit value. */
+export function crc32(data: Uint8Array, crc = 0): number {
+  let c = ~crc;
+  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+/** sha256 of one or more byte arrays, as 32 raw bytes. */
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
