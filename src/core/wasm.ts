@@ -1,5 +1,19 @@
-// PLACEHOLDER: the real loader is being written; this states the contract.
+/**
+ * The one place that touches the WASM instance, its exports and its memory.
+ *
+ * Memory budget (bytes), for old size n and new size m:
+ *   diff:  old n + SA 4n + new m + diff m + extra m + 192 KiB of control chunk,
+ *          plus SA-IS scratch of about n/8 + 2 KiB         => about 5.2n + 3m
+ *   patch: old n + ctrl (12 per triple) + diff + extra + one output chunk
+ * WASM memory never shrinks: a core's memory is the high-water mark of the
+ * largest call it served. Make a new core (loadCore) to start small again.
+ *
+ * Not re-entrant: one diff or patch at a time per core. Workers each load
+ * their own.
+ */
 import type { Delta } from './index.js';
+import { compileCoreModule } from './load.node.js';
+import { ErrorCode, PatcherError, badPatch } from '../errors.js';
 
 export interface DiffCore {
   /** Suffix array of `text` (used by tests): SA[i] = start of the i-th smallest suffix. */
@@ -14,6 +28,166 @@ export interface DiffCore {
   memoryBytes(): number;
 }
 
+interface CoreExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  suffixSort(text: number, n: number, sa: number, scratch: number): number;
+  diffBegin(old: number, oldSize: number, sa: number, neu: number, newSize: number, diff: number, extra: number): void;
+  diffRun(ctrl: number, cap: number): number;
+  diffDone(): number;
+  diffBytes(): number;
+  extraBytes(): number;
+  patchBegin(old: number, oldSize: number, ctrl: number, triples: number, diff: number, diffSize: number,
+    extra: number, extraSize: number, newSize: number): void;
+  patchRun(out: number, cap: number): number;
+}
+
+/** Triples per diffRun call: 192 KiB of control buffer. */
+const CTRL_CHUNK = 16384;
+const DEFAULT_PATCH_CHUNK = 1 << 20;
+const MAX_MEMORY = 4 * 1024 * 1024 * 1024 - 65536;
+
+const PATCH_ERRORS: Record<number, string> = {
+  [-1]: 'a control triple has a negative length or runs past the new size',
+  [-2]: 'a control triple needs more diff bytes than the patch holds',
+  [-3]: 'a control triple needs more extra bytes than the patch holds',
+  [-4]: 'control triples end before the new size is reached',
+  [-5]: 'diff or extra bytes left over after the last triple',
+  [-6]: 'a control triple seeks outside the addressable range',
+};
+
+let modulePromise: Promise<WebAssembly.Module> | undefined;
+
+/** A fresh core instance (the compiled module is shared). */
 export async function loadCore(): Promise<DiffCore> {
-  throw new Error('not yet');
+  modulePromise ??= compileCoreModule();
+  const instance = await WebAssembly.instantiate(await modulePromise, {
+    env: {
+      abort(_msg: number, _file: number, line: number, column: number): never {
+        throw new PatcherError(ErrorCode.Core, `diff core aborted at ${line}:${column}`);
+      },
+    },
+  });
+  return new WasmCore(instance.exports as unknown as CoreExports);
+}
+
+const align16 = (x: number): number => (x + 15) & ~15;
+
+class WasmCore implements DiffCore {
+  readonly #ex: CoreExports;
+  readonly #base: number;
+
+  constructor(exports: CoreExports) {
+    this.#ex = exports;
+    this.#base = exports.heapBase();
+  }
+
+  memoryBytes(): number {
+    return this.#ex.memory.buffer.byteLength;
+  }
+
+  /** Grow the memory so that [0, end) is addressable. */
+  #reserve(end: number): void {
+    if (end > MAX_MEMORY) {
+      throw new PatcherError(ErrorCode.Core, `input too large for the diff core: needs ${end} bytes of WASM memory (4 GiB at most)`);
+    }
+    const have = this.#ex.memory.buffer.byteLength;
+    if (end <= have) return;
+    try {
+      this.#ex.memory.grow(Math.ceil((end - have) / 65536));
+    } catch {
+      throw new PatcherError(ErrorCode.Core, `out of memory: the diff core could not grow to ${end} bytes`);
+    }
+  }
+
+  // Views are made fresh each time: growing the memory detaches old ones.
+  #bytes(ptr: number, length: number): Uint8Array {
+    return new Uint8Array(this.#ex.memory.buffer, ptr, length);
+  }
+
+  suffixArray(text: Uint8Array): Int32Array {
+    const n = text.length;
+    const textPtr = this.#base;
+    const saPtr = align16(textPtr + n);
+    const scratch = align16(saPtr + 4 * n);
+    this.#reserve(scratch);
+    this.#bytes(textPtr, n).set(text);
+    if (this.#ex.suffixSort(textPtr, n, saPtr, scratch) < 0) {
+      throw new PatcherError(ErrorCode.Core, 'out of memory in the suffix sort');
+    }
+    return new Int32Array(this.#ex.memory.buffer, saPtr, n).slice();
+  }
+
+  diff(old: Uint8Array, neu: Uint8Array): Delta {
+    const n = old.length;
+    const m = neu.length;
+    const oldPtr = this.#base;
+    const saPtr = align16(oldPtr + n);
+    const newPtr = align16(saPtr + 4 * n);
+    const diffPtr = align16(newPtr + m);
+    const extraPtr = align16(diffPtr + m);
+    const ctrlPtr = align16(extraPtr + m);
+    const scratch = align16(ctrlPtr + CTRL_CHUNK * 12);
+    this.#reserve(scratch + (n >>> 3) + 65536);
+    this.#bytes(oldPtr, n).set(old);
+    this.#bytes(newPtr, m).set(neu);
+    if (this.#ex.suffixSort(oldPtr, n, saPtr, scratch) < 0) {
+      throw new PatcherError(ErrorCode.Core, 'out of memory in the suffix sort');
+    }
+    this.#ex.diffBegin(oldPtr, n, saPtr, newPtr, m, diffPtr, extraPtr);
+    const chunks: Int32Array[] = [];
+    let triples = 0;
+    while (!this.#ex.diffDone()) {
+      const k = this.#ex.diffRun(ctrlPtr, CTRL_CHUNK);
+      chunks.push(new Int32Array(this.#ex.memory.buffer, ctrlPtr, 3 * k).slice());
+      triples += k;
+    }
+    const ctrl = new Int32Array(3 * triples);
+    let at = 0;
+    for (const c of chunks) {
+      ctrl.set(c, at);
+      at += c.length;
+    }
+    return {
+      ctrl,
+      diff: this.#bytes(diffPtr, this.#ex.diffBytes()).slice(),
+      extra: this.#bytes(extraPtr, this.#ex.extraBytes()).slice(),
+    };
+  }
+
+  patch(old: Uint8Array, delta: Delta, newSize: number): Uint8Array {
+    const out = new Uint8Array(newSize);
+    let at = 0;
+    for (const chunk of this.patchChunks(old, delta, newSize, Math.min(Math.max(newSize, 1), 16 << 20))) {
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    return out;
+  }
+
+  *patchChunks(old: Uint8Array, delta: Delta, newSize: number, chunkSize = DEFAULT_PATCH_CHUNK): Generator<Uint8Array> {
+    if (!Number.isSafeInteger(newSize) || newSize < 0 || newSize > 0x7fffffff) {
+      throw badPatch(`new size ${newSize} out of range`);
+    }
+    if (delta.ctrl.length % 3 !== 0) throw badPatch('control stream length is not a multiple of 3');
+    const { ctrl, diff, extra } = delta;
+    const oldPtr = this.#base;
+    const ctrlPtr = align16(oldPtr + old.length);
+    const diffPtr = align16(ctrlPtr + ctrl.byteLength);
+    const extraPtr = align16(diffPtr + diff.length);
+    const outPtr = align16(extraPtr + extra.length);
+    const chunk = Math.max(1, Math.min(chunkSize, newSize || 1));
+    this.#reserve(outPtr + chunk);
+    this.#bytes(oldPtr, old.length).set(old);
+    new Int32Array(this.#ex.memory.buffer, ctrlPtr, ctrl.length).set(ctrl);
+    this.#bytes(diffPtr, diff.length).set(diff);
+    this.#bytes(extraPtr, extra.length).set(extra);
+    this.#ex.patchBegin(oldPtr, old.length, ctrlPtr, ctrl.length / 3, diffPtr, diff.length, extraPtr, extra.length, newSize);
+    for (;;) {
+      const r = this.#ex.patchRun(outPtr, chunk);
+      if (r < 0) throw badPatch(PATCH_ERRORS[r] ?? `bspatch error ${r}`);
+      if (r === 0) return;
+      yield this.#bytes(outPtr, r).slice();
+    }
+  }
 }

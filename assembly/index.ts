@@ -1,0 +1,27 @@
+// The WASM core's exports. The JS side (src/core/wasm.ts, the only caller)
+// owns the layout of linear memory: it places inputs and output buffers
+// from heapBase() upwards, growing the memory itself, and passes pointers.
+// Scratch that the core needs for a moment lives above `scratch`, the end of
+// the caller's layout (see scratch.ts). Nothing here allocates on a heap.
+
+import { scratchReset } from './scratch';
+import { sais } from './sais';
+
+export { diffBegin, diffRun, diffDone, diffBytes, extraBytes } from './bsdiff';
+export { patchBegin, patchRun } from './bspatch';
+
+/** First byte the caller may lay out (16-aligned). Called once at load. */
+export function heapBase(): usize {
+  return (__heap_base + 15) & ~<usize>15;
+}
+
+/**
+ * Suffix array of the `n` bytes at `text`, written as n i32 at `sa`.
+ * Called by wasm.ts before a diff (and by tests). Scratch goes above `scratch`.
+ * Returns 0, or -1 when the memory could not grow for scratch.
+ */
+export function suffixSort(text: usize, n: i32, sa: usize, scratch: usize): i32 {
+  if (n <= 0) return 0;
+  scratchReset(scratch);
+  return sais(text, sa, n, 256, 1, 0, 0);
+}
