@@ -1,0 +1,78 @@
+/**
+ * Node-only pieces of src/image: a ByteSource over a file (node:fs handle,
+ * positional reads) and a sha256 Hasher over node:crypto. The only file in
+ * src/image that may import node modules.
+ *
+ * Memory: nothing beyond the bytes each read returns (see source.ts).
+ */
+
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { ErrorCode, PatcherError } from '../errors.js';
+import type { Hasher } from './hash.js';
+import { checkRange, streamByReads, type ByteSource } from './source.js';
+
+/** A one-line reason for a failed open, from a Node system error. */
+function openFailure(path: string, err: unknown): PatcherError {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const reason =
+    code === 'ENOENT' ? 'no such file'
+    : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
+    : code === 'EISDIR' ? 'is a directory'
+    : code ?? String(err);
+  return new PatcherError(ErrorCode.Io, `cannot read ${path}: ${reason}`, { cause: err });
+}
+
+/** Open `path` for positional reads. Call close() when done. */
+export async function fileSource(path: string): Promise<ByteSource> {
+  let handle;
+  let size: number;
+  try {
+    handle = await open(path, 'r');
+    const stat = await handle.stat();
+    if (stat.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+    size = stat.size;
+  } catch (err) {
+    await handle?.close().catch(() => undefined);
+    throw openFailure(path, err);
+  }
+  const fh = handle;
+  let closed = false;
+  const source: ByteSource = {
+    size,
+    async read(offset, length) {
+      checkRange(size, offset, length, path);
+      const out = new Uint8Array(length);
+      for (let done = 0; done < length; ) {
+        const { bytesRead } = await fh.read(out, done, length - done, offset + done);
+        if (bytesRead === 0) {
+          throw new PatcherError(ErrorCode.Io, `cannot read ${path}: file shrank while reading (at ${offset + done})`);
+        }
+        done += bytesRead;
+      }
+      return out;
+    },
+    stream(offset, length, chunkSize) {
+      return streamByReads(source, offset, length, chunkSize);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await fh.close();
+    },
+  };
+  return source;
+}
+
+/** sha256 Hasher backed by node:crypto. Pass as the HasherFactory. */
+export function nodeHasher(): Hasher {
+  const hash = createHash('sha256');
+  return {
+    update(bytes) {
+      hash.update(bytes);
+    },
+    digest() {
+      return 'sha256:' + hash.digest('hex');
+    },
+  };
+}
