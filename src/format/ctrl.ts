@@ -10,6 +10,7 @@
  */
 import { badPatch } from '../errors.js';
 import type { Delta } from '../core/index.js';
+import { VarintReader, VarintWriter } from './varint.js';
 
 const INT32_MAX = 0x7fffffff;
 
@@ -64,43 +65,18 @@ export function compactCtrl(ctrl: Int32Array): Int32Array {
   return out.length === ctrl.length ? ctrl : Int32Array.from(out);
 }
 
-/** Growable byte buffer for the varint writers. */
-class ByteSink {
-  bytes: Uint8Array;
-  length = 0;
-  constructor(capacity: number) {
-    this.bytes = new Uint8Array(Math.max(16, capacity));
-  }
-  varint(value: number): void {
-    if (this.length + 5 > this.bytes.length) {
-      const grown = new Uint8Array(this.bytes.length * 2);
-      grown.set(this.bytes.subarray(0, this.length));
-      this.bytes = grown;
-    }
-    let v = value >>> 0;
-    while (v >= 0x80) {
-      this.bytes[this.length++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    this.bytes[this.length++] = v;
-  }
-  result(): Uint8Array {
-    return this.bytes.subarray(0, this.length);
-  }
-}
-
 const zigzag = (v: number): number => ((v << 1) ^ (v >> 31)) >>> 0;
 const unzigzag = (v: number): number => (v >>> 1) ^ -(v & 1);
 
 /** Encode ctrl as varint k + three varint columns (add, copy, zigzag seek). */
 export function encodeCtrl(ctrl: Int32Array): Uint8Array {
   const k = ctrl.length / 3;
-  const sink = new ByteSink(k * 6 + 8);
-  sink.varint(k);
+  const out = new VarintWriter(k * 6 + 8);
+  out.varint(k);
   for (let col = 0; col < 3; col++) {
-    for (let t = col; t < ctrl.length; t += 3) sink.varint(col === 2 ? zigzag(ctrl[t]) : ctrl[t]);
+    for (let t = col; t < ctrl.length; t += 3) out.varint(col === 2 ? zigzag(ctrl[t]) : ctrl[t]);
   }
-  return sink.result();
+  return out.result();
 }
 
 /**
@@ -108,32 +84,19 @@ export function encodeCtrl(ctrl: Int32Array): Uint8Array {
  * is allocated (a triple needs at least 3 encoded bytes, so k <= bytes/3 too).
  */
 export function decodeCtrl(bytes: Uint8Array, maxTriples: number): Int32Array {
-  let pos = 0;
-  const read = (): number => {
-    let value = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      if (pos >= bytes.length) throw badPatch('control section ends inside a number');
-      const b = bytes[pos++];
-      value += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) {
-        if (value > 0xffffffff) break;
-        return value;
-      }
-    }
-    throw badPatch('control section holds an oversized number');
-  };
-  const k = read();
-  if (k > maxTriples || k * 3 > bytes.length - pos) {
+  const input = new VarintReader(bytes, 'control section');
+  const k = input.varint();
+  if (k > maxTriples || k * 3 > input.remaining) {
     throw badPatch(`control section claims ${k} triples, more than it can hold`);
   }
   const ctrl = new Int32Array(k * 3);
   for (let col = 0; col < 3; col++) {
     for (let t = col; t < ctrl.length; t += 3) {
-      const v = read();
+      const v = input.varint();
       if (col < 2 && v > INT32_MAX) throw badPatch(`control triple ${(t - col) / 3} length out of range`);
       ctrl[t] = col === 2 ? unzigzag(v) : v;
     }
   }
-  if (pos !== bytes.length) throw badPatch(`control section has ${bytes.length - pos} trailing bytes`);
+  input.end();
   return ctrl;
 }
