@@ -49,8 +49,18 @@ install_if_missing() {
   if command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ]; then return 0; fi
   say "dockerd not found: installing Debian's docker.io"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq docker.io >/dev/null
+  # stdout carries only the DOCKER_HOST line: apt's chatter goes to stderr.
+  apt-get update -qq >&2
+  apt-get install -y -qq docker.io >&2
+}
+
+# dockerd bind-mounts its data-root (and, with containers, more) and leaves
+# them behind if it dies early: unmount whatever is left under the state dir.
+unmount_leftovers() {
+  local mnt
+  # /proc/self/mounts escapes spaces as \040; our paths have none.
+  awk -v dir="$STATE_DIR/" 'index($2, dir) == 1 { print $2 }' /proc/self/mounts | sort -r |
+    while read -r mnt; do umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true; done
 }
 
 print_env() { echo "DOCKER_HOST=unix://$SOCK"; }
@@ -85,11 +95,13 @@ start() {
     if ! kill -0 "$launcher" 2>/dev/null && [ -z "$(running_pid)" ]; then
       say "dockerd exited during startup; last lines of $LOG:"
       tail -n 30 "$LOG" >&2
+      unmount_leftovers
       return 1
     fi
     if [ "$waited" -ge $((WAIT_SECONDS * 2)) ]; then
       say "dockerd did not answer /_ping within ${WAIT_SECONDS}s; last lines of $LOG:"
       tail -n 30 "$LOG" >&2
+      stop_daemon quiet
       kill -TERM "$launcher" 2>/dev/null || true
       return 1
     fi
@@ -107,6 +119,7 @@ stop_daemon() {
   if [ -z "$pid" ]; then
     [ "${1:-}" = quiet ] || say "not running"
     rm -f "$PIDFILE" "$SOCK"
+    unmount_leftovers
     return 0
   fi
   kill -TERM "$pid" 2>/dev/null || true
@@ -121,6 +134,7 @@ stop_daemon() {
     while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
   fi
   rm -f "$PIDFILE" "$SOCK"
+  unmount_leftovers
   [ "${1:-}" = quiet ] || say "stopped (pid $pid)"
 }
 

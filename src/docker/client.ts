@@ -1,8 +1,9 @@
 /**
  * A small Docker Engine API client: just what docker-patcher needs to read an
  * image out of a daemon and load one back in (inspect, save, load, tag,
- * remove, import). No dependency beyond Node's `http`; works against dockerd,
- * podman's Docker-compatible service and balena-engine.
+ * remove, import). No dependency beyond Node's `http`. Written for dockerd,
+ * podman's Docker-compatible service and balena-engine; tested against
+ * dockerd 20.10 (Debian's docker.io) and a fake server only.
  *
  * Versioning: the first call asks GET /version and then prefixes every path
  * with /vX.YY, X.YY = the daemon's ApiVersion capped at MAX_API_VERSION (and
@@ -121,11 +122,18 @@ export class DockerClient {
     if (options.apiVersion) this.#version = Promise.resolve(options.apiVersion.replace(/^v/, ''));
   }
 
-  /** A client for `options.host`, else $DOCKER_HOST, else the default socket. Honours $DOCKER_API_VERSION. */
+  /**
+   * A client for `options.host`, else $DOCKER_HOST, else the default socket.
+   * Honours $DOCKER_API_VERSION; refuses tcp:// with $DOCKER_TLS_VERIFY (no TLS yet).
+   */
   static fromEnv(options: DockerClientOptions = {}): DockerClient {
+    const host = options.host ?? process.env.DOCKER_HOST;
+    if (process.env.DOCKER_TLS_VERIFY && parseDockerHost(host).kind === 'tcp') {
+      throw new PatcherError(ErrorCode.Docker, `docker: unsupported DOCKER_HOST ${host} (DOCKER_TLS_VERIFY: TLS is not supported)`);
+    }
     return new DockerClient({
       ...options,
-      host: options.host ?? process.env.DOCKER_HOST,
+      host,
       apiVersion: options.apiVersion ?? (process.env.DOCKER_API_VERSION || undefined),
     });
   }

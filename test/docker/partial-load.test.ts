@@ -37,15 +37,15 @@ async function entries(archive: Buffer): Promise<TarFile[]> {
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
     const parts: Buffer[] = [];
-    stream.on('data', (part: Buffer) => parts.push(part));
+    stream.on('data', (part: unknown) => parts.push(part as Buffer));
     stream.on('end', () => {
       if (header.type === 'file') out.push({ name: header.name, data: Buffer.concat(parts), mode: header.mode });
       next();
     });
   });
-  await new Promise((resolve, reject) => {
-    extract.on('finish', resolve);
-    extract.on('error', reject);
+  await new Promise<void>((resolve, reject) => {
+    extract.on('finish', () => resolve());
+    extract.on('error', (err: unknown) => reject(err));
     Readable.from([archive]).pipe(extract);
   });
   return out;

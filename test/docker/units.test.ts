@@ -1,7 +1,14 @@
 /** Pure helpers of src/docker: DOCKER_HOST parsing, version choice, tag splitting, JSON-lines. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, PatcherError } from '../../src/errors.js';
-import { jsonMessages, messageError, negotiateVersion, parseDockerHost, splitRepoTag } from '../../src/docker/index.js';
+import {
+  DockerClient,
+  jsonMessages,
+  messageError,
+  negotiateVersion,
+  parseDockerHost,
+  splitRepoTag,
+} from '../../src/docker/index.js';
 
 describe('parseDockerHost', () => {
   it('defaults to the standard unix socket', () => {
@@ -38,6 +45,28 @@ describe('parseDockerHost', () => {
       expect((err as PatcherError).code).toBe(ErrorCode.Docker);
       expect((err as PatcherError).message).toMatch(new RegExp(`^docker: unsupported DOCKER_HOST ${host.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(`));
     }
+  });
+});
+
+describe('DockerClient.fromEnv', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('takes DOCKER_HOST and DOCKER_API_VERSION, the host option first', async () => {
+    vi.stubEnv('DOCKER_HOST', 'tcp://example:1234');
+    vi.stubEnv('DOCKER_API_VERSION', '1.40');
+    vi.stubEnv('DOCKER_TLS_VERIFY', '');
+    const client = DockerClient.fromEnv();
+    expect(client.host).toBe('tcp://example:1234');
+    expect(await client.apiVersion()).toBe('1.40');
+    expect(DockerClient.fromEnv({ host: 'unix:///x.sock' }).host).toBe('unix:///x.sock');
+  });
+
+  it('refuses tcp:// with DOCKER_TLS_VERIFY', () => {
+    vi.stubEnv('DOCKER_HOST', 'tcp://example:2376');
+    vi.stubEnv('DOCKER_TLS_VERIFY', '1');
+    expect(() => DockerClient.fromEnv()).toThrow(/^docker: unsupported DOCKER_HOST tcp:\/\/example:2376 \(DOCKER_TLS_VERIFY/);
   });
 });
 
