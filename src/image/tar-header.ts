@@ -80,7 +80,7 @@ export function checksumOk(block: Uint8Array): boolean {
 }
 
 function magicOf(block: Uint8Array): RawHeader['magic'] | null {
-  const m = readString(block, 257, 6);
+  const m = String.fromCharCode(...block.subarray(257, 262));
   if (m === 'ustar') return block[262] === 0 ? 'ustar' : block[262] === 0x20 ? 'gnu' : null;
   return isZeroBlock(block.subarray(257, 265)) ? 'v7' : null;
 }
