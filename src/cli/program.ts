@@ -1,0 +1,67 @@
+/**
+ * Builds the `docker-patcher` (alias `didiff`) commander program. Each
+ * subcommand lives in commands/<name>.ts and exports `register(program)`;
+ * add new ones to COMMANDS. Global options (--quiet, --debug) reach a
+ * command's action through `contextOf(command)`.
+ */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { createProgress, type Progress } from './progress.js';
+import * as diffCommand from './commands/diff.js';
+import * as patchCommand from './commands/patch.js';
+
+export interface CommandModule {
+  register(program: Command): void;
+}
+
+/** Subcommands, in the order `--help` lists them. */
+export const COMMANDS: CommandModule[] = [diffCommand, patchCommand];
+
+export interface CliContext {
+  quiet: boolean;
+  debug: boolean;
+  progress: Progress;
+  /** An informational line on stderr (suppressed by --quiet). */
+  info(message: string): void;
+}
+
+export function contextOf(command: Command): CliContext {
+  const { quiet = false, debug = false } = command.optsWithGlobals<{ quiet?: boolean; debug?: boolean }>();
+  const progress = createProgress({ quiet });
+  return {
+    quiet,
+    debug,
+    progress,
+    info(message) {
+      if (quiet) return;
+      progress.clear();
+      process.stderr.write(`${message}\n`);
+    },
+  };
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('docker-patcher')
+    .description(
+      'Compact binary patches between Docker images (and single files), applied exactly on the device.\n' +
+        'Pure TypeScript + WebAssembly: runs wherever Node.js >= 20 does.',
+    )
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
+    .option('-q, --quiet', 'print nothing but errors (no progress, no summary)')
+    .option('--debug', 'print stack traces with errors')
+    .exitOverride()
+    // main.ts prints errors as one `docker-patcher: ...` line.
+    .configureOutput({ outputError: () => undefined });
+  for (const command of COMMANDS) command.register(program);
+  for (const sub of program.commands) sub.exitOverride().configureOutput({ outputError: () => undefined });
+  return program;
+}
