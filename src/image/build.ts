@@ -7,6 +7,8 @@
  *
  * Memory: everything is in memory: every layer tar (and its gzip) plus the
  * final archive, about 2-3x the image size. Meant for small demo images.
+ * Browser: tar-stream pulls in streamx, which needs an `events` polyfill in
+ * a browser bundle; the readers (tar.ts, archive.ts, ...) need nothing.
  */
 
 import { gzipSync } from 'fflate';
@@ -64,7 +66,8 @@ export async function buildLayerTar(files: FileSpec[]): Promise<Uint8Array> {
     };
     await new Promise<void>((resolve, reject) => {
       const done = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (type === 'file') pack.entry(header, bytesOf(f.data) as Buffer, done);
+      // tar-stream's types say Buffer; any Uint8Array works (it goes through b4a).
+      if (type === 'file') pack.entry(header, bytesOf(f.data) as never, done);
       else pack.entry(header, done);
     });
   }

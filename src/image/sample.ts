@@ -50,7 +50,10 @@ export function editBytes(base: Uint8Array, seed: number): Uint8Array {
   withInsert.set(out.subarray(0, insertAt));
   withInsert.set(inserted, insertAt);
   withInsert.set(out.subarray(insertAt), insertAt + inserted.length);
-  return new Uint8Array([...withInsert.subarray(0, deleteAt), ...withInsert.subarray(deleteAt + 1000)]);
+  const result = new Uint8Array(withInsert.length - 1000);
+  result.set(withInsert.subarray(0, deleteAt));
+  result.set(withInsert.subarray(deleteAt + 1000), deleteAt);
+  return result;
 }
 
 const dir = (path: string): FileSpec => ({ path, type: 'directory' });

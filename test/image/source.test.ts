@@ -18,7 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const sources: Array<[string, () => Promise<ByteSource>]> = [
   ['memorySource', async () => memorySource(bytes)],
-  ['blobSource', async () => blobSource(new Blob([bytes]))],
+  ['blobSource', async () => blobSource(new Blob([bytes as Uint8Array<ArrayBuffer>]))],
   ['fileSource', () => fileSource(path)],
 ];
 
