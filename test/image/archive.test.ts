@@ -53,6 +53,16 @@ describe.each(layouts)('%s', (_name, build, kind, compression) => {
   });
 });
 
+describe('sample pair', () => {
+  test('is deterministic in every layout', async () => {
+    for (const [, build] of layouts) {
+      const a = await build(samplePair().new);
+      const b = await build(samplePair().new);
+      expect(Buffer.compare(a, b)).toBe(0);
+    }
+  });
+});
+
 describe('legacy docker save layout', () => {
   test('entries are laid out as Docker 20.10 writes them', async () => {
     const image = await open(await buildDockerArchive(pair.old));
