@@ -9,13 +9,14 @@ import { Command } from 'commander';
 import { createProgress, type Progress } from './progress.js';
 import * as diffCommand from './commands/diff.js';
 import * as patchCommand from './commands/patch.js';
+import * as serveCommand from './commands/serve.js';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
 /** Subcommands, in the order `--help` lists them. */
-export const COMMANDS: CommandModule[] = [diffCommand, patchCommand];
+export const COMMANDS: CommandModule[] = [diffCommand, patchCommand, serveCommand];
 
 export interface CliContext {
   quiet: boolean;
