@@ -3,8 +3,9 @@
 // bytes (new - old, mostly zeros) and extra bytes (new bytes with no match).
 //
 // Memory: nothing of its own. The caller lays out old (n), SA (4n), new (m),
-// diff (m) and extra (m) bytes, and a control buffer it drains between calls:
-// 5n + 3m + the control chunk.
+// diff (m) and extra (m) bytes, a 256 KiB table of where each two-byte
+// prefix starts in SA, and a control buffer it drains between calls:
+// 5n + 3m + 256 KiB + the control chunk.
 //
 // Resumable: diffBegin() sets the state, each diffRun() emits up to `cap`
 // triples and returns how many; the run is over when diffDone() is true. At
@@ -18,6 +19,7 @@
 let old: usize = 0;
 let oldSize: i32 = 0;
 let sa: usize = 0;
+let buckets: usize = 0; // 65537 i32: SA index where each two-byte prefix starts
 let nu: usize = 0;
 let newSize: i32 = 0;
 let diffOut: usize = 0;
@@ -61,8 +63,16 @@ function search(at: i32): i32 {
   }
   const p = nu + <usize>at;
   const pn = newSize - at;
-  let lo = 0;
-  let hi = oldSize - 1;
+  // Start inside the bucket of suffixes that share the first two bytes; if
+  // there is none, any match is shorter than 2 and the whole range will do.
+  const key = pn >= 2 ? (<i32>load<u8>(p) << 8) | <i32>load<u8>(p + 1) : <i32>load<u8>(p) << 8;
+  const keyEnd = pn >= 2 ? key + 1 : key + 256;
+  let lo = load<i32>(buckets + (<usize>key << 2));
+  let hi = load<i32>(buckets + (<usize>keyEnd << 2)) - 1;
+  if (hi < lo) {
+    lo = 0;
+    hi = oldSize - 1;
+  }
   let s = saAt(lo);
   let loLen = matchLen(old + <usize>s, oldSize - s, p, pn);
   s = saAt(hi);
@@ -89,12 +99,30 @@ function search(at: i32): i32 {
   return hiLen;
 }
 
+/**
+ * buckets[k] = first SA index whose suffix starts with the two bytes k
+ * (a one-byte suffix c counts as the first of bucket c<<8); buckets[65536] = n.
+ */
+function fillBuckets(): void {
+  memory.fill(buckets, 0, 65537 << 2);
+  for (let i = 0; i < oldSize; i++) {
+    const k = i + 1 < oldSize ? (<i32>load<u8>(old + <usize>i) << 8) | <i32>load<u8>(old + <usize>(i + 1)) : <i32>load<u8>(old + <usize>i) << 8;
+    const c = buckets + (<usize>(k + 1) << 2);
+    store<i32>(c, load<i32>(c) + 1);
+  }
+  for (let k = 1; k <= 65536; k++) {
+    const c = buckets + (<usize>k << 2);
+    store<i32>(c, load<i32>(c) + load<i32>(c - 4));
+  }
+}
+
 @inline function sameAt(newIndex: i32, oldIndex: i32): bool {
   return oldIndex < oldSize && load<u8>(old + <usize>oldIndex) == load<u8>(nu + <usize>newIndex);
 }
 
-export function diffBegin(o: usize, on: i32, s: usize, n: usize, nn: i32, d: usize, e: usize): void {
-  old = o; oldSize = on; sa = s; nu = n; newSize = nn; diffOut = d; extraOut = e;
+export function diffBegin(o: usize, on: i32, s: usize, b: usize, n: usize, nn: i32, d: usize, e: usize): void {
+  old = o; oldSize = on; sa = s; buckets = b; nu = n; newSize = nn; diffOut = d; extraOut = e;
+  fillBuckets();
   scan = 0; len = 0; pos = 0; lastScan = 0; lastPos = 0; lastOffset = 0;
   diffLen = 0; extraLen = 0;
 }

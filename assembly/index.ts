@@ -23,5 +23,5 @@ export function heapBase(): usize {
 export function suffixSort(text: usize, n: i32, sa: usize, scratch: usize): i32 {
   if (n <= 0) return 0;
   scratchReset(scratch);
-  return sais(text, sa, n, 256, 1, 0, 0);
+  return sais<u8>(text, sa, n, 256, 0, 0);
 }

@@ -19,9 +19,10 @@ import { scratchAlloc, scratchMark, scratchRelease } from './scratch';
 
 export const SAIS_NOMEM: i32 = -1;
 
-// Character i of a level's text: bytes at the top level, i32 names below.
-@inline function chr(t: usize, i: i32, cs: i32): i32 {
-  return cs == 1 ? <i32>load<u8>(t + <usize>i) : load<i32>(t + (<usize>i << 2));
+// Character i of a level's text: T = u8 at the top level, i32 names below.
+// Generic so that each level's loops are compiled for their own char size.
+@inline function chr<T>(t: usize, i: i32): i32 {
+  return <i32>load<T>(t + (<usize>i << alignof<T>()));
 }
 @inline function get(a: usize, i: i32): i32 {
   return load<i32>(a + (<usize>i << 2));
@@ -37,12 +38,12 @@ export const SAIS_NOMEM: i32 = -1;
 }
 
 /** Mark each position S (bit set) or L (bit clear). */
-function classify(t: usize, n: i32, cs: i32, types: usize): void {
+function classify<T>(t: usize, n: i32, types: usize): void {
   memory.fill(types, 0, <usize>((n + 7) >>> 3));
-  let next = chr(t, n - 1, cs);
+  let next = chr<T>(t, n - 1);
   let nextS = false; // position n-1 is L: it precedes the sentinel
   for (let i = n - 2; i >= 0; i--) {
-    const c = chr(t, i, cs);
+    const c = chr<T>(t, i);
     const s = c < next || (c == next && nextS);
     if (s) {
       const p = types + (<usize>i >>> 3);
@@ -53,10 +54,10 @@ function classify(t: usize, n: i32, cs: i32, types: usize): void {
   }
 }
 
-function countChars(t: usize, n: i32, cs: i32, counts: usize, k: i32): void {
+function countChars<T>(t: usize, n: i32, counts: usize, k: i32): void {
   memory.fill(counts, 0, <usize>k << 2);
   for (let i = 0; i < n; i++) {
-    const c = chr(t, i, cs);
+    const c = chr<T>(t, i);
     put(counts, c, get(counts, c) + 1);
   }
 }
@@ -72,10 +73,10 @@ function bucketBounds(counts: usize, bkt: usize, k: i32, end: bool): void {
 }
 
 /** Place L-type suffixes left to right, induced from what SA holds. */
-function induceL(t: usize, sa: usize, n: i32, cs: i32, types: usize, counts: usize, bkt: usize, k: i32): void {
+function induceL<T>(t: usize, sa: usize, n: i32, types: usize, counts: usize, bkt: usize, k: i32): void {
   bucketBounds(counts, bkt, k, false);
   // The sentinel's predecessor, n-1, comes first in its bucket.
-  let c = chr(t, n - 1, cs);
+  let c = chr<T>(t, n - 1);
   let b = get(bkt, c);
   put(sa, b, n - 1);
   put(bkt, c, b + 1);
@@ -84,7 +85,7 @@ function induceL(t: usize, sa: usize, n: i32, cs: i32, types: usize, counts: usi
     if (p <= 0) continue;
     const j = p - 1;
     if (isS(types, j)) continue;
-    c = chr(t, j, cs);
+    c = chr<T>(t, j);
     b = get(bkt, c);
     put(sa, b, j);
     put(bkt, c, b + 1);
@@ -92,14 +93,14 @@ function induceL(t: usize, sa: usize, n: i32, cs: i32, types: usize, counts: usi
 }
 
 /** Place S-type suffixes right to left, induced from the L-type ones. */
-function induceS(t: usize, sa: usize, n: i32, cs: i32, types: usize, counts: usize, bkt: usize, k: i32): void {
+function induceS<T>(t: usize, sa: usize, n: i32, types: usize, counts: usize, bkt: usize, k: i32): void {
   bucketBounds(counts, bkt, k, true);
   for (let i = n - 1; i >= 0; i--) {
     const p = get(sa, i);
     if (p <= 0) continue;
     const j = p - 1;
     if (!isS(types, j)) continue;
-    const c = chr(t, j, cs);
+    const c = chr<T>(t, j);
     const b = get(bkt, c) - 1;
     put(bkt, c, b);
     put(sa, b, j);
@@ -107,25 +108,25 @@ function induceS(t: usize, sa: usize, n: i32, cs: i32, types: usize, counts: usi
 }
 
 /** Are the LMS substrings starting at a and b equal (same chars and types)? */
-function sameLMS(t: usize, n: i32, cs: i32, types: usize, a: i32, b: i32): bool {
+function sameLMS<T>(t: usize, n: i32, types: usize, a: i32, b: i32): bool {
   for (let d = 0; ; d++) {
     const x = a + d;
     const y = b + d;
     if (x == n || y == n) return false; // only one can reach the sentinel
-    if (chr(t, x, cs) != chr(t, y, cs) || isS(types, x) != isS(types, y)) return false;
+    if (chr<T>(t, x) != chr<T>(t, y) || isS(types, x) != isS(types, y)) return false;
     if (d > 0 && isLMS(types, x)) return true; // types agree, so y is LMS too
   }
   return false; // not reached: the sentinel ends every run
 }
 
 /** Sort the LMS substrings and give each a name; returns the number of names. */
-function nameLMS(t: usize, sa: usize, n: i32, cs: i32, types: usize, m: i32): i32 {
+function nameLMS<T>(t: usize, sa: usize, n: i32, types: usize, m: i32): i32 {
   for (let i = m; i < n; i++) put(sa, i, -1);
   let names = 0;
   let prev = -1;
   for (let i = 0; i < m; i++) {
     const p = get(sa, i);
-    if (prev < 0 || !sameLMS(t, n, cs, types, p, prev)) {
+    if (prev < 0 || !sameLMS<T>(t, n, types, p, prev)) {
       names++;
       prev = p;
     }
@@ -146,7 +147,7 @@ function nameLMS(t: usize, sa: usize, n: i32, cs: i32, types: usize, m: i32): i3
  * `ws`/`wsBytes` is memory the caller lends for the bucket tables.
  * Returns 0, or SAIS_NOMEM when scratch memory could not grow.
  */
-export function sais(t: usize, sa: usize, n: i32, k: i32, cs: i32, ws: usize, wsBytes: usize): i32 {
+export function sais<T>(t: usize, sa: usize, n: i32, k: i32, ws: usize, wsBytes: usize): i32 {
   if (n == 1) {
     put(sa, 0, 0);
     return 0;
@@ -160,21 +161,21 @@ export function sais(t: usize, sa: usize, n: i32, k: i32, cs: i32, ws: usize, ws
     return SAIS_NOMEM;
   }
   const bkt = counts + (<usize>k << 2);
-  classify(t, n, cs, types);
-  countChars(t, n, cs, counts, k);
+  classify<T>(t, n, types);
+  countChars<T>(t, n, counts, k);
 
   // Stage 1: sort the LMS substrings by one round of induced sorting.
   memory.fill(sa, 0xff, <usize>n << 2); // every slot -1
   bucketBounds(counts, bkt, k, true);
   for (let i = 1; i < n; i++) {
     if (!isLMS(types, i)) continue;
-    const c = chr(t, i, cs);
+    const c = chr<T>(t, i);
     const b = get(bkt, c) - 1;
     put(bkt, c, b);
     put(sa, b, i);
   }
-  induceL(t, sa, n, cs, types, counts, bkt, k);
-  induceS(t, sa, n, cs, types, counts, bkt, k);
+  induceL<T>(t, sa, n, types, counts, bkt, k);
+  induceS<T>(t, sa, n, types, counts, bkt, k);
   let m = 0;
   for (let i = 0; i < n; i++) {
     const p = get(sa, i);
@@ -182,11 +183,11 @@ export function sais(t: usize, sa: usize, n: i32, k: i32, cs: i32, ws: usize, ws
   }
 
   // Stage 2: name them; recurse while names are not unique.
-  const names = nameLMS(t, sa, n, cs, types, m);
+  const names = nameLMS<T>(t, sa, n, types, m);
   const reduced = sa + (<usize>(n - m) << 2);
   if (names < m) {
     const free = sa + (<usize>m << 2);
-    const r = sais(reduced, sa, m, names, 4, free, <usize>(n - 2 * m) << 2);
+    const r = sais<i32>(reduced, sa, m, names, free, <usize>(n - 2 * m) << 2);
     if (r < 0) {
       scratchRelease(mark);
       return r;
@@ -204,13 +205,13 @@ export function sais(t: usize, sa: usize, n: i32, k: i32, cs: i32, ws: usize, ws
   for (let i = m - 1; i >= 0; i--) {
     const p = get(sa, i);
     put(sa, i, -1);
-    const c = chr(t, p, cs);
+    const c = chr<T>(t, p);
     const b = get(bkt, c) - 1;
     put(bkt, c, b);
     put(sa, b, p);
   }
-  induceL(t, sa, n, cs, types, counts, bkt, k);
-  induceS(t, sa, n, cs, types, counts, bkt, k);
+  induceL<T>(t, sa, n, types, counts, bkt, k);
+  induceS<T>(t, sa, n, types, counts, bkt, k);
   scratchRelease(mark);
   return 0;
 }

@@ -2,7 +2,8 @@
  * The one place that touches the WASM instance, its exports and its memory.
  *
  * Memory budget (bytes), for old size n and new size m:
- *   diff:  old n + SA 4n + new m + diff m + extra m + 192 KiB of control chunk,
+ *   diff:  old n + SA 4n + new m + diff m + extra m + 256 KiB prefix table
+ *          + 192 KiB of control chunk,
  *          plus SA-IS scratch of about n/8 + 2 KiB         => about 5.2n + 3m
  *   patch: old n + ctrl (12 per triple) + diff + extra + one output chunk
  * WASM memory never shrinks: a core's memory is the high-water mark of the
@@ -32,7 +33,7 @@ interface CoreExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
   suffixSort(text: number, n: number, sa: number, scratch: number): number;
-  diffBegin(old: number, oldSize: number, sa: number, neu: number, newSize: number, diff: number, extra: number): void;
+  diffBegin(old: number, oldSize: number, sa: number, buckets: number, neu: number, newSize: number, diff: number, extra: number): void;
   diffRun(ctrl: number, cap: number): number;
   diffDone(): number;
   diffBytes(): number;
@@ -123,7 +124,8 @@ class WasmCore implements DiffCore {
     const m = neu.length;
     const oldPtr = this.#base;
     const saPtr = align16(oldPtr + n);
-    const newPtr = align16(saPtr + 4 * n);
+    const bucketPtr = align16(saPtr + 4 * n);
+    const newPtr = align16(bucketPtr + 65537 * 4);
     const diffPtr = align16(newPtr + m);
     const extraPtr = align16(diffPtr + m);
     const ctrlPtr = align16(extraPtr + m);
@@ -134,7 +136,7 @@ class WasmCore implements DiffCore {
     if (this.#ex.suffixSort(oldPtr, n, saPtr, scratch) < 0) {
       throw new PatcherError(ErrorCode.Core, 'out of memory in the suffix sort');
     }
-    this.#ex.diffBegin(oldPtr, n, saPtr, newPtr, m, diffPtr, extraPtr);
+    this.#ex.diffBegin(oldPtr, n, saPtr, bucketPtr, newPtr, m, diffPtr, extraPtr);
     const chunks: Int32Array[] = [];
     let triples = 0;
     while (!this.#ex.diffDone()) {

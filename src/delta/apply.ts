@@ -1,0 +1,211 @@
+/**
+ * applyPatch: old image + patch stream -> the new image archive, streamed
+ * to a sink in order.
+ *
+ * The patch is read strictly front to back. Before any work: the header's
+ * new image ID is checked against what the caller expects, and the old
+ * image's ID against the one the patch was made from. Every entry's data is
+ * sha256-checked as it is rebuilt, and the whole archive at the end; the
+ * caller (CLI) writes to a temporary name and renames only on success.
+ *
+ * Memory: one window at a time: its reference (the old bytes it names,
+ * about the window size), its inflated delta (at most the window size), one
+ * 1 MiB output chunk, and the WASM core's copy of the reference and delta.
+ */
+import { loadCore, type DiffCore } from '../core/index.js';
+import { ErrorCode, PatcherError, badPatch } from '../errors.js';
+import type { Hasher } from '../image/hash.js';
+import { paddingSize } from '../image/tar-header.js';
+import type { ByteSource } from '../image/source.js';
+import { FrameReader, FrameType, frameName, type Frame } from '../format/frames.js';
+import { checkHeader, decodeEntry, decodeJson, fromHex, unpack, type EndRecord, type EntryRecord, type PatchHeader } from '../format/container.js';
+import { decodeWindow } from '../format/window.js';
+import { gather } from './layers.js';
+import { openOldImage, type OldImage, type OldImageInput } from './old-image.js';
+import { progressReporter, type Report } from './progress.js';
+import type { ApplyOptions, ApplyResult, ByteSink } from './types.js';
+
+const OUT_CHUNK = 1 << 20;
+
+/** Does `expected` (full ID, bare hex, or a short prefix of either) name `imageId`? */
+export function sameImageId(expected: string, imageId: string): boolean {
+  const want = expected.toLowerCase().replace(/^sha256:/, '');
+  const have = imageId.replace(/^sha256:/, '');
+  return want.length >= 4 && /^[0-9a-f]+$/.test(want) && have.startsWith(want);
+}
+
+export async function readHeader(frames: FrameReader): Promise<PatchHeader> {
+  await frames.readMagic();
+  const first = await frames.next();
+  if (!first || first.type !== FrameType.Header) throw badPatch('the first frame is not the header');
+  return checkHeader(decodeJson<PatchHeader>(first.payload, 'header'));
+}
+
+class Output {
+  written = 0;
+  #entry: Hasher | undefined;
+  readonly #archive: Hasher;
+  constructor(readonly sink: ByteSink, readonly options: ApplyOptions, readonly report: Report, readonly total: number) {
+    this.#archive = options.hasher();
+  }
+  beginEntry(): void {
+    this.#entry = this.options.hasher();
+  }
+  endEntry(name: string, expected: string): void {
+    const digest = this.#entry!.digest();
+    this.#entry = undefined;
+    if (digest !== expected) throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt ${name} does not match: ${digest}, patch promised ${expected}`);
+  }
+  async write(bytes: Uint8Array, skip = false): Promise<void> {
+    this.#entry?.update(bytes);
+    this.#archive.update(bytes);
+    if (skip) return;
+    this.written += bytes.length;
+    await this.sink(bytes);
+    this.report('rebuild', this.written, this.total);
+  }
+  archiveDigest(): string {
+    return this.#archive.digest();
+  }
+}
+
+/** Rebuild the new image from `old` and `patch`; the archive goes to `sink`. */
+export async function applyPatch(old: OldImageInput, patch: AsyncIterable<Uint8Array>, sink: ByteSink, options: ApplyOptions): Promise<ApplyResult> {
+  const frames = new FrameReader(patch);
+  const header = await readHeader(frames);
+  if (options.expectNewId && !sameImageId(options.expectNewId, header.new.imageId)) {
+    throw new PatcherError(ErrorCode.WrongImage, `this patch makes ${header.new.imageId}, not ${options.expectNewId}`);
+  }
+  const oldImage = await openOldImage(old, options.hasher);
+  try {
+    if (oldImage.imageId !== header.old.imageId) {
+      throw new PatcherError(ErrorCode.WrongImage, `this patch is for old image ${header.old.imageId}, but the old image given is ${oldImage.imageId}`);
+    }
+    const report = progressReporter(options.onProgress);
+    const blobs = await fetchBlobs(header, oldImage, !!options.omitReused, report);
+    const out = new Output(sink, options, report, header.new.archiveSize);
+    const core = await loadCore();
+    await rebuildEntries(frames, header, blobs, core, out, !!options.omitReused);
+    if (!options.omitReused) {
+      const digest = out.archiveDigest();
+      if (digest !== header.new.archiveSha256) {
+        throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt archive does not match: ${digest}, patch promised ${header.new.archiveSha256}`);
+      }
+    }
+    return { newImageId: header.new.imageId, tags: header.new.tags, bytesWritten: out.written, partial: !!options.omitReused };
+  } finally {
+    await oldImage.close?.();
+    await frames.close();
+  }
+}
+
+/** The old layers the patch reads, verified; undefined where not needed. */
+async function fetchBlobs(header: PatchHeader, old: OldImage, omitReused: boolean, report: Report): Promise<Array<ByteSource | undefined>> {
+  const needed = header.old.blobs.map((b) => b.ranges.length > 0 || (b.whole && !omitReused));
+  const total = header.old.blobs.reduce((n, b, i) => n + (needed[i] ? b.size : 0), 0);
+  let done = 0;
+  const out: Array<ByteSource | undefined> = [];
+  for (let i = 0; i < header.old.blobs.length; i++) {
+    if (!needed[i]) {
+      out.push(undefined);
+      continue;
+    }
+    report('read-old', done, total, header.old.blobs[i].diffId.slice(0, 19));
+    out.push(await old.blob(header.old.blobs[i]));
+    done += header.old.blobs[i].size;
+  }
+  report('read-old', total, total);
+  return out;
+}
+
+function blobAt(blobs: Array<ByteSource | undefined>, i: number): ByteSource {
+  const b = blobs[i];
+  if (!b) throw badPatch(`refers to old layer ${i}, which its header did not ask for`);
+  return b;
+}
+
+async function rebuildEntries(frames: FrameReader, header: PatchHeader, blobs: Array<ByteSource | undefined>, core: DiffCore, out: Output, omitReused: boolean): Promise<void> {
+  let frame = await frames.next();
+  let count = 0;
+  while (frame && frame.type === FrameType.Entry) {
+    const { record, header: tarHeader } = decodeEntry(frame.payload);
+    const skip = omitReused && record.partialSkip === true;
+    await out.write(tarHeader, skip);
+    out.beginEntry();
+    frame = await rebuildData(frames, record, header, blobs, core, out, skip);
+    out.endEntry(record.name, record.sha256);
+    const padding = record.padding !== undefined ? fromHex(record.padding, 'padding') : new Uint8Array(paddingSize(record.size));
+    if (padding.length !== paddingSize(record.size)) throw badPatch(`entry ${record.name} has padding of the wrong length`);
+    await out.write(padding, skip);
+    count++;
+  }
+  if (!frame) throw badPatch('truncated: the patch ends before its end record');
+  if (frame.type !== FrameType.End) throw badPatch(`unexpected ${frameName(frame.type)} frame after entry ${count}`);
+  if (count !== header.new.entries) throw badPatch(`holds ${count} entries, header says ${header.new.entries}`);
+  const end = decodeJson<EndRecord>(frame.payload, 'end record');
+  await out.write(unpack(fromHex(end.trailer, 'trailer'), end.trailerSize, 'trailer'));
+  if (await frames.next()) throw badPatch('data after the end record');
+}
+
+/** Write one entry's data; returns the first frame after it. */
+async function rebuildData(frames: FrameReader, record: EntryRecord, header: PatchHeader, blobs: Array<ByteSource | undefined>,
+  core: DiffCore, out: Output, skip: boolean): Promise<Frame | null> {
+  if (record.kind === 'reuse') {
+    const blob = header.old.blobs[record.blob ?? -1];
+    if (!blob || blob.size !== record.size) throw badPatch(`entry ${record.name} reuses an unknown old layer`);
+    if (!skip) for await (const chunk of blobAt(blobs, record.blob!).stream(0, blob.size, OUT_CHUNK)) await out.write(chunk);
+    return frames.next();
+  }
+  let made = 0;
+  let frame = await frames.next();
+  const wanted = record.kind === 'literal' ? FrameType.Literal : record.kind === 'delta' ? FrameType.Window : undefined;
+  while (frame && frame.type === wanted && made < record.size) {
+    made += wanted === FrameType.Literal
+      ? await writeLiteral(frame.payload, record.size - made, out, skip)
+      : await writeWindow(frame.payload, record.size - made, header, blobs, core, out, skip);
+    frame = await frames.next();
+  }
+  if (made !== record.size) throw badPatch(`entry ${record.name}: rebuilt ${made} of ${record.size} bytes`);
+  return frame;
+}
+
+async function writeLiteral(payload: Uint8Array, room: number, out: Output, skip: boolean): Promise<number> {
+  if (payload.length < 5) throw badPatch('literal frame truncated');
+  const size = new DataView(payload.buffer, payload.byteOffset, 5).getUint32(1, true);
+  if (size > room) throw badPatch('literal frame runs past its entry');
+  const body = payload.subarray(5);
+  const data = payload[0] === 1 ? unpack(body, size, 'literal frame') : body;
+  if (payload[0] > 1 || data.length !== size) throw badPatch('literal frame has a bad method or length');
+  await out.write(data, skip);
+  return size;
+}
+
+async function writeWindow(payload: Uint8Array, room: number, header: PatchHeader, blobs: Array<ByteSource | undefined>,
+  core: DiffCore, out: Output, skip: boolean): Promise<number> {
+  const w = decodeWindow(payload, header.old.blobs.length, { maxDiffBytes: 2 * header.windowSize + (1 << 20), maxRefBytes: 8 * header.windowSize + (1 << 20) });
+  const size = w.pieces.reduce((n, p) => n + p.length, 0);
+  if (size > room) throw badPatch('window runs past its entry');
+  const reference = await gather(w.refs.map((r) => ({ source: blobAt(blobs, r.blob), offset: r.offset, length: r.length })));
+  const diffBytes = w.delta.diff.length + w.delta.extra.length;
+  const made = core.patchChunks(reference, w.delta, diffBytes, OUT_CHUNK);
+  let pending: Uint8Array = new Uint8Array(0);
+  for (const p of w.pieces) {
+    if (p.copy) {
+      for await (const chunk of blobAt(blobs, p.blob).stream(p.offset, p.length, OUT_CHUNK)) await out.write(chunk, skip);
+      continue;
+    }
+    for (let left = p.length; left > 0; ) {
+      if (pending.length === 0) {
+        const next = made.next();
+        if (next.done) throw badPatch('window delta ends early');
+        pending = next.value;
+      }
+      const n = Math.min(left, pending.length);
+      await out.write(pending.subarray(0, n), skip);
+      pending = pending.subarray(n);
+      left -= n;
+    }
+  }
+  if (pending.length > 0 || !made.next().done) throw badPatch('window delta makes more bytes than its pieces take');
+  return size;
+}

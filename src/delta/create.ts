@@ -1,0 +1,265 @@
+/**
+ * createPatch: old image archive + new image archive -> patch stream.
+ *
+ * 1. Open both archives; index every old layer (paths -> offsets) and hash
+ *    it against its diff_id.
+ * 2. For each new layer: the old image has it -> REUSE; otherwise index it,
+ *    plan its windows against the old files (plan.ts).
+ * 3. Write the header (what apply will need of the old image), then one
+ *    record per outer entry of the new archive, in its order; changed
+ *    layers' windows are diffed on worker threads, written in order.
+ *
+ * Memory: the indexes and plans (a few hundred bytes per file), plus per
+ * window in flight its reference and new bytes, plus each worker's core
+ * (about 5x reference + 3x window): with the default 8 MiB windows and two
+ * workers, under 256 MiB in all.
+ */
+import { ErrorCode, PatcherError, badImage } from '../errors.js';
+import { openImageArchive, type ImageArchive } from '../image/archive.js';
+import { hashBytes, hashStream, type HasherFactory } from '../image/hash.js';
+import { ImageFileMap, indexLayer, type LayerIndex } from '../image/layer-index.js';
+import type { ByteSource } from '../image/source.js';
+import { FORMAT_VERSION, FrameType, encodeFrame, encodeMagic } from '../format/frames.js';
+import { encodeEntry, encodeJson, pack, toHex, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
+import type { Piece } from '../format/window.js';
+import { createRunner } from './runner.node.js';
+import type { DiffRunner } from './diff-job.js';
+import { gather, layerSource } from './layers.js';
+import { planLayer, type PlannedWindow } from './plan.js';
+import { progressReporter, type Report } from './progress.js';
+import type { ByteSink, CreateOptions, EntrySummary, PatchSummary } from './types.js';
+
+export const DEFAULT_WINDOW_SIZE = 8 * 1024 * 1024;
+export const MIN_WINDOW_SIZE = 64 * 1024;
+export const MAX_WINDOW_SIZE = 256 * 1024 * 1024;
+/** Literal data goes in frames of at most this many bytes (before deflate). */
+const LITERAL_CHUNK = 4 * 1024 * 1024;
+
+interface OldImage {
+  archive: ImageArchive;
+  blobs: OldBlob[];
+  blobIndex: Map<string, number>;
+  sources: ByteSource[];
+  fileMap: ImageFileMap;
+}
+
+type LayerPlan =
+  | { kind: 'reuse'; blob: number; diffId: string; size: number }
+  | { kind: 'delta'; diffId: string; size: number; source: ByteSource; windows: PlannedWindow[] };
+
+export function checkWindowSize(size: number): number {
+  if (!Number.isSafeInteger(size) || size < MIN_WINDOW_SIZE || size > MAX_WINDOW_SIZE) {
+    throw new PatcherError(ErrorCode.Usage, `window size must be between ${MIN_WINDOW_SIZE} and ${MAX_WINDOW_SIZE} bytes, got ${size}`);
+  }
+  return size;
+}
+
+async function indexChecked(source: ByteSource, diffId: string, what: string, hasher: HasherFactory): Promise<LayerIndex> {
+  const index = await indexLayer(source.stream(), { hasher });
+  if (index.diffId !== diffId) throw badImage(`${what}: layer content is ${index.diffId}, but the image config says ${diffId}`);
+  return index;
+}
+
+async function readOldImage(src: ByteSource, hasher: HasherFactory, report: Report): Promise<OldImage> {
+  const archive = await openImageArchive(src, { hasher });
+  const blobs: OldBlob[] = [];
+  const blobIndex = new Map<string, number>();
+  const sources: ByteSource[] = [];
+  const indexes: Array<{ diffId: string; index: LayerIndex }> = [];
+  const total = archive.layers.reduce((n, l) => n + l.storedSize, 0);
+  let done = 0;
+  for (let i = 0; i < archive.layers.length; i++) {
+    const layer = archive.layers[i];
+    report('index', done, total, `old layer ${i + 1}/${archive.layers.length}`);
+    const source = await layerSource(src, archive, i, hasher);
+    const index = await indexChecked(source, layer.diffId, `old image layer ${i + 1}`, hasher);
+    indexes.push({ diffId: layer.diffId, index });
+    if (!blobIndex.has(layer.diffId)) {
+      blobIndex.set(layer.diffId, blobs.length);
+      blobs.push({ diffId: layer.diffId, size: source.size, whole: false, ranges: [] });
+      sources.push(source);
+    }
+    done += layer.storedSize;
+  }
+  return { archive, blobs, blobIndex, sources, fileMap: new ImageFileMap(indexes) };
+}
+
+async function planNewLayers(src: ByteSource, archive: ImageArchive, old: OldImage, windowSize: number, hasher: HasherFactory, report: Report): Promise<Map<number, LayerPlan>> {
+  const plans = new Map<number, LayerPlan>();
+  for (let i = 0; i < archive.layers.length; i++) {
+    const layer = archive.layers[i];
+    const blob = old.blobIndex.get(layer.diffId);
+    if (blob !== undefined && layer.compression === 'none') {
+      old.blobs[blob].whole = true;
+      plans.set(layer.entry.headerOffset, { kind: 'reuse', blob, diffId: layer.diffId, size: old.blobs[blob].size });
+      continue;
+    }
+    if (layer.compression !== 'none') continue; // carried literally (see README: compressed layers)
+    report('plan', i, archive.layers.length, `new layer ${i + 1}/${archive.layers.length}`);
+    const source = await layerSource(src, archive, i, hasher);
+    const index = await indexChecked(source, layer.diffId, `new image layer ${i + 1}`, hasher);
+    const windows = await planLayer(index, source, {
+      fileMap: old.fileMap,
+      blobOf: (diffId) => old.blobIndex.get(diffId)!,
+      oldLayer: (diffId) => old.sources[old.blobIndex.get(diffId)!],
+      windowSize,
+    });
+    for (const w of windows) {
+      for (const r of w.refs) old.blobs[r.blob].ranges.push([r.offset, r.length]);
+      for (const p of w.pieces) if (p.copy) old.blobs[p.blob].ranges.push([p.offset, p.length]);
+    }
+    plans.set(layer.entry.headerOffset, { kind: 'delta', diffId: layer.diffId, size: source.size, source, windows });
+  }
+  for (const b of old.blobs) b.ranges = b.whole ? [] : mergeRanges(b.ranges);
+  return plans;
+}
+
+/**
+ * Outer entries of the layers the new image shares with the old one at the
+ * same stack positions (a daemon holding the old image has exactly those):
+ * in the legacy layout the layer's whole directory, else the blob itself.
+ */
+function sharedPrefixEntries(old: ImageArchive, neu: ImageArchive): (name: string) => boolean {
+  const names = new Set<string>();
+  const dirs: string[] = [];
+  for (let i = 0; i < neu.layers.length && i < old.layers.length; i++) {
+    const layer = neu.layers[i];
+    if (layer.diffId !== old.layers[i].diffId || layer.compression !== 'none') break;
+    names.add(layer.entry.name);
+    if (neu.kind === 'docker-legacy' && layer.entry.name.endsWith('/layer.tar')) dirs.push(layer.entry.name.slice(0, -'layer.tar'.length));
+  }
+  return (name) => names.has(name) || dirs.some((d) => name === d || name.startsWith(d));
+}
+
+/** Sort and merge overlapping or touching [offset, length] ranges. */
+export function mergeRanges(ranges: Array<[number, number]>): Array<[number, number]> {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const out: Array<[number, number]> = [];
+  for (const [offset, length] of sorted) {
+    const last = out.at(-1);
+    if (last && offset <= last[0] + last[1]) last[1] = Math.max(last[1], offset + length - last[0]);
+    else out.push([offset, length]);
+  }
+  return out;
+}
+
+/** Create a patch that turns the old image into the new one; bytes go to `sink` in order. */
+export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: ByteSink, options: CreateOptions): Promise<PatchSummary> {
+  const windowSize = checkWindowSize(options.windowSize ?? DEFAULT_WINDOW_SIZE);
+  const { hasher } = options;
+  const report = progressReporter(options.onProgress);
+  const old = await readOldImage(oldSrc, hasher, report);
+  const neu = await openImageArchive(newSrc, { hasher });
+  const plans = await planNewLayers(newSrc, neu, old, windowSize, hasher, report);
+  const header: PatchHeader = {
+    tool: 'docker-patcher',
+    formatVersion: FORMAT_VERSION,
+    old: { imageId: old.archive.imageId, blobs: old.blobs },
+    new: {
+      imageId: neu.imageId,
+      tags: neu.tags,
+      kind: neu.kind,
+      archiveSize: newSrc.size,
+      archiveSha256: await hashStream(hasher, newSrc.stream()),
+      entries: neu.entries.length,
+      layers: neu.layers.map((l) => ({ diffId: l.diffId, size: l.storedSize })),
+    },
+    windowSize,
+  };
+  let written = 0;
+  const emit = async (bytes: Uint8Array) => {
+    written += bytes.length;
+    await sink(bytes);
+  };
+  await emit(encodeMagic());
+  await emit(encodeFrame(FrameType.Header, encodeJson(header)));
+
+  const skippable = sharedPrefixEntries(old.archive, neu);
+  const workers = Math.max(1, Math.floor(options.workers ?? 2));
+  const runner = await createRunner(workers);
+  const entries: EntrySummary[] = [];
+  const totalDiff = [...plans.values()].reduce((n, p) => n + (p.kind === 'delta' ? p.size : 0), 0);
+  const diffProgress = { done: 0, total: totalDiff };
+  try {
+    for (const entry of neu.entries) {
+      const before = written;
+      const plan = plans.get(entry.headerOffset);
+      const record: EntryRecord = { name: entry.name, kind: 'none', size: entry.size, sha256: '' };
+      if (entry.padding) record.padding = toHex(entry.padding);
+      if (skippable(entry.name)) record.partialSkip = true;
+      if (plan?.kind === 'reuse') {
+        Object.assign(record, { kind: 'reuse', sha256: plan.diffId, blob: plan.blob, diffId: plan.diffId });
+        await emit(encodeFrame(FrameType.Entry, encodeEntry(record, entry.header)));
+      } else if (plan?.kind === 'delta') {
+        Object.assign(record, { kind: 'delta', sha256: plan.diffId, diffId: plan.diffId });
+        await emit(encodeFrame(FrameType.Entry, encodeEntry(record, entry.header)));
+        await writeWindows(plan, old, runner, workers, emit, (n) => {
+          diffProgress.done += n;
+          report('diff', diffProgress.done, diffProgress.total, entry.name);
+        });
+      } else if (entry.size > 0) {
+        record.kind = 'literal';
+        record.sha256 = await hashStream(hasher, newSrc.stream(entry.dataOffset, entry.size));
+        await emit(encodeFrame(FrameType.Entry, encodeEntry(record, entry.header)));
+        for (let at = 0; at < entry.size; at += LITERAL_CHUNK) {
+          const n = Math.min(LITERAL_CHUNK, entry.size - at);
+          await emit(encodeFrame(FrameType.Literal, encodeLiteral(await newSrc.read(entry.dataOffset + at, n))));
+        }
+      } else {
+        record.sha256 = hashBytes(hasher, new Uint8Array(0));
+        await emit(encodeFrame(FrameType.Entry, encodeEntry(record, entry.header)));
+      }
+      entries.push({ name: entry.name, kind: record.kind, size: entry.size, patchBytes: written - before, diffId: record.diffId });
+    }
+    await emit(encodeFrame(FrameType.End, encodeJson({ trailer: toHex(pack(neu.end.trailer)), trailerSize: neu.end.trailer.length })));
+  } finally {
+    await runner.close();
+  }
+  return {
+    formatVersion: FORMAT_VERSION,
+    oldImageId: old.archive.imageId,
+    newImageId: neu.imageId,
+    newTags: neu.tags,
+    newArchiveSize: newSrc.size,
+    patchSize: written,
+    windowSize,
+    entries,
+  };
+}
+
+/** LITERAL payload: u8 method (0 stored, 1 deflate), u32 raw length, bytes. */
+export function encodeLiteral(data: Uint8Array): Uint8Array {
+  const packed = pack(data);
+  const deflated = packed.length < data.length;
+  const body = deflated ? packed : data;
+  const out = new Uint8Array(5 + body.length);
+  out[0] = deflated ? 1 : 0;
+  new DataView(out.buffer).setUint32(1, data.length, true);
+  out.set(body, 5);
+  return out;
+}
+
+/** Diff a layer's windows, `workers` at a time (one more queued), and write them in order. */
+async function writeWindows(plan: Extract<LayerPlan, { kind: 'delta' }>, old: OldImage, runner: DiffRunner, workers: number,
+  emit: (b: Uint8Array) => Promise<void>, advanced: (bytes: number) => void): Promise<void> {
+  const queue: Array<{ job: Promise<Uint8Array>; bytes: number }> = [];
+  const flush = async () => {
+    const head = queue.shift()!;
+    await emit(encodeFrame(FrameType.Window, await head.job));
+    advanced(head.bytes);
+  };
+  for (const w of plan.windows) {
+    const job = submitWindow(w, plan.source, old, runner);
+    job.catch(() => {}); // awaited in order by flush; avoid an unhandled rejection meanwhile
+    queue.push({ job, bytes: w.pieces.reduce((n, p) => n + p.length, 0) });
+    if (queue.length > workers) await flush();
+  }
+  while (queue.length) await flush();
+}
+
+async function submitWindow(w: PlannedWindow, source: ByteSource, old: OldImage, runner: DiffRunner): Promise<Uint8Array> {
+  const reference = await gather(w.refs.map((r) => ({ source: old.sources[r.blob], offset: r.offset, length: r.length })));
+  const target = await gather(w.pieces.flatMap((p) => (p.copy ? [] : [{ source, offset: p.newOffset, length: p.length }])));
+  const pieces: Piece[] = w.pieces.map((p) => (p.copy ? { copy: true, blob: p.blob, offset: p.offset, length: p.length } : { copy: false, length: p.length }));
+  return runner.run({ refs: w.refs, pieces, reference, target, level: 9 });
+}

@@ -1,0 +1,44 @@
+/**
+ * inspectPatch: what a patch holds, read front to back without the old
+ * image: both image IDs, and per outer entry its kind and bytes in the patch.
+ * Every frame's checksum is verified on the way.
+ */
+import { FrameReader, FrameType } from '../format/frames.js';
+import { decodeEntry } from '../format/container.js';
+import { badPatch } from '../errors.js';
+import { readHeader } from './apply.js';
+import type { EntrySummary, PatchSummary } from './types.js';
+
+export async function inspectPatch(patch: AsyncIterable<Uint8Array>): Promise<PatchSummary> {
+  const frames = new FrameReader(patch);
+  try {
+    const header = await readHeader(frames);
+    const entries: EntrySummary[] = [];
+    let ended = false;
+    for (let frame = await frames.next(); frame; frame = await frames.next()) {
+      if (frame.type === FrameType.Entry) {
+        const { record } = decodeEntry(frame.payload);
+        entries.push({ name: record.name, kind: record.kind, size: record.size, patchBytes: frame.size, diffId: record.diffId });
+      } else if (frame.type === FrameType.End) {
+        ended = true;
+      } else if (entries.length > 0 && !ended) {
+        entries[entries.length - 1].patchBytes += frame.size;
+      } else {
+        throw badPatch('data frame outside an entry');
+      }
+    }
+    if (!ended) throw badPatch('truncated: the patch ends before its end record');
+    return {
+      formatVersion: header.formatVersion,
+      oldImageId: header.old.imageId,
+      newImageId: header.new.imageId,
+      newTags: header.new.tags,
+      newArchiveSize: header.new.archiveSize,
+      patchSize: frames.offset,
+      windowSize: header.windowSize,
+      entries,
+    };
+  } finally {
+    await frames.close();
+  }
+}

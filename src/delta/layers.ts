@@ -1,0 +1,54 @@
+/**
+ * Layer bytes as random-access sources. An uncompressed stored layer is a
+ * window onto the archive (no copy); a gzip one is inflated into memory once
+ * (the price of random access into it: its uncompressed size).
+ */
+import { openLayer, type ImageArchive } from '../image/archive.js';
+import type { HasherFactory } from '../image/hash.js';
+import { checkRange, memorySource, streamByReads, type ByteSource } from '../image/source.js';
+
+/** Bytes [offset, offset+size) of `src` as a source of their own. */
+export function sliceSource(src: ByteSource, offset: number, size: number): ByteSource {
+  const slice: ByteSource = {
+    size,
+    read(at, length) {
+      checkRange(size, at, length, 'layer');
+      return src.read(offset + at, length);
+    },
+    stream(at = 0, length, chunkSize) {
+      return streamByReads(slice, at, length, chunkSize);
+    },
+  };
+  return slice;
+}
+
+/** Layer `i` of `archive`, uncompressed, as a ByteSource. */
+export async function layerSource(src: ByteSource, archive: ImageArchive, i: number, hasher: HasherFactory): Promise<ByteSource> {
+  const layer = archive.layers[i];
+  if (layer.compression === 'none') return sliceSource(src, layer.entry.dataOffset, layer.storedSize);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of openLayer(src, archive, i, { hasher })) {
+    chunks.push(chunk.slice());
+    size += chunk.length;
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
+  return memorySource(bytes);
+}
+
+/** Read `ranges` of sources one after another into one new buffer. */
+export async function gather(ranges: Array<{ source: ByteSource; offset: number; length: number }>): Promise<Uint8Array> {
+  const total = ranges.reduce((n, r) => n + r.length, 0);
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const r of ranges) {
+    out.set(await r.source.read(r.offset, r.length), at);
+    at += r.length;
+  }
+  return out;
+}

@@ -1,0 +1,45 @@
+/**
+ * The old image as apply sees it: its ID, and the layers the patch needs,
+ * each checked against its diff_id before any byte of it is used.
+ *
+ * archiveOldImage reads a `docker save` / OCI archive (a file, a browser
+ * File, bytes). The Docker daemon provides another implementation that
+ * fetches only the layers the patch needs (src/docker/).
+ */
+import { ErrorCode, PatcherError } from '../errors.js';
+import { openImageArchive } from '../image/archive.js';
+import { hashStream, type HasherFactory } from '../image/hash.js';
+import type { ByteSource } from '../image/source.js';
+import type { OldBlob } from '../format/container.js';
+import { layerSource } from './layers.js';
+
+export interface OldImage {
+  readonly imageId: string;
+  /** The uncompressed layer with this diff_id, verified. */
+  blob(blob: OldBlob): Promise<ByteSource>;
+  close?(): Promise<void>;
+}
+
+/** Anything apply can take as its old image. */
+export type OldImageInput = ByteSource | { open(): Promise<OldImage> };
+
+export async function openOldImage(input: OldImageInput, hasher: HasherFactory): Promise<OldImage> {
+  return 'open' in input ? input.open() : archiveOldImage(input, hasher);
+}
+
+export async function archiveOldImage(src: ByteSource, hasher: HasherFactory): Promise<OldImage> {
+  const archive = await openImageArchive(src, { hasher });
+  return {
+    imageId: archive.imageId,
+    async blob(need: OldBlob) {
+      const i = archive.layers.findIndex((l) => l.diffId === need.diffId);
+      if (i < 0) throw new PatcherError(ErrorCode.WrongImage, `old image lacks layer ${need.diffId}`);
+      const source = await layerSource(src, archive, i, hasher);
+      const digest = await hashStream(hasher, source.stream());
+      if (digest !== need.diffId || source.size !== need.size) {
+        throw new PatcherError(ErrorCode.DigestMismatch, `old image layer ${need.diffId} is damaged (content hashes to ${digest})`);
+      }
+      return source;
+    },
+  };
+}

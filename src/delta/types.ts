@@ -1,0 +1,86 @@
+/**
+ * The public shapes of create / apply / inspect. Everything here is
+ * platform-neutral: bytes come from ByteSources (a file in Node, a File/Blob
+ * in a browser) and go to sinks, so the same code runs in the CLI and in the
+ * browser demo's worker.
+ */
+import type { HasherFactory } from '../image/hash.js';
+import type { ByteSource } from '../image/source.js';
+
+/** Receives output bytes in order; the returned promise is the backpressure. */
+export type ByteSink = (chunk: Uint8Array) => Promise<void> | void;
+
+export type Phase = 'index' | 'plan' | 'diff' | 'read-old' | 'rebuild' | 'verify' | 'load';
+
+export interface Progress {
+  phase: Phase;
+  /** Units done and in all, in bytes unless said otherwise. */
+  done: number;
+  total: number;
+  /** What is being worked on (a layer, a file). */
+  detail?: string;
+}
+
+export interface CreateOptions {
+  /**
+   * Bytes of changed data per diff window. Each window's suffix sort needs
+   * about 5x its reference plus 3x its new bytes of WASM memory, per worker:
+   * 8 MiB needs about 70 MiB a worker. Larger windows find matches farther
+   * apart (slightly smaller patches for big changed files); smaller windows
+   * use less memory. Default 8 MiB; range 64 KiB to 256 MiB.
+   */
+  windowSize?: number;
+  /** Diff windows in parallel (worker threads in Node). Default: 2, or 1 where workers are unavailable. */
+  workers?: number;
+  /** Computes sha256; Node's crypto by default in Node. */
+  hasher: HasherFactory;
+  /** Called as work advances, a few times a second at most. */
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface ApplyOptions {
+  /** Expected new image ID, full ('sha256:…' or hex) or a short prefix; checked before any work. */
+  expectNewId?: string;
+  /**
+   * Leave out layers the patch reuses whole (for a daemon that already holds
+   * them; Docker's classic store loads such an archive). The output is then
+   * not the full archive, but every rebuilt blob is still checked.
+   */
+  omitReused?: boolean;
+  hasher: HasherFactory;
+  onProgress?: (progress: Progress) => void;
+}
+
+/** What a patch does to one outer entry of the new archive. */
+export interface EntrySummary {
+  name: string;
+  kind: 'none' | 'literal' | 'reuse' | 'delta';
+  /** Bytes of the new entry's data. */
+  size: number;
+  /** Bytes this entry takes in the patch (frames included). */
+  patchBytes: number;
+  /** For layers: the diff_id. */
+  diffId?: string;
+}
+
+export interface PatchSummary {
+  formatVersion: number;
+  oldImageId: string;
+  newImageId: string;
+  newTags: string[];
+  newArchiveSize: number;
+  patchSize: number;
+  windowSize: number;
+  entries: EntrySummary[];
+}
+
+export interface ApplyResult {
+  newImageId: string;
+  tags: string[];
+  /** Bytes written to the sink. */
+  bytesWritten: number;
+  /** True when omitReused left layers out. */
+  partial: boolean;
+}
+
+export type { ByteSource, HasherFactory };

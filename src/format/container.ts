@@ -1,0 +1,144 @@
+/**
+ * The image patch's records, on top of frames.ts:
+ *
+ *   HEADER   JSON PatchHeader: both image IDs, the old blobs needed, the new
+ *            archive's size and sha256, the new layers' diff_ids
+ *   ENTRY    one per outer tar entry of the new archive, in order: u32 JSON
+ *            length, JSON EntryRecord, then the entry's exact header bytes;
+ *            followed by its data frames: LITERAL (deflated chunks) for
+ *            small files, WINDOW frames (window.ts) for a changed layer,
+ *            none for a reused layer (taken whole from the old image)
+ *   END      JSON EndRecord: the archive's trailing bytes
+ */
+import { deflateSync, inflateSync } from 'fflate';
+import { badPatch } from '../errors.js';
+
+export interface OldBlob {
+  /** diff_id of the old layer (sha256 of its uncompressed tar). */
+  diffId: string;
+  size: number;
+  /** True when apply needs all of it (a reused layer); else only `ranges`. */
+  whole: boolean;
+  /** [offset, length] pairs, sorted and merged, that windows read. */
+  ranges: Array<[number, number]>;
+}
+
+export interface PatchHeader {
+  tool: 'docker-patcher';
+  formatVersion: number;
+  old: { imageId: string; blobs: OldBlob[] };
+  new: {
+    imageId: string;
+    tags: string[];
+    kind: string;
+    archiveSize: number;
+    archiveSha256: string;
+    entries: number;
+    layers: Array<{ diffId: string; size: number }>;
+  };
+  windowSize: number;
+}
+
+export type EntryKind = 'none' | 'literal' | 'reuse' | 'delta';
+
+export interface EntryRecord {
+  name: string;
+  kind: EntryKind;
+  /** Bytes of data. */
+  size: number;
+  /** sha256 of the data ('sha256:<hex>'), checked by apply. */
+  sha256: string;
+  /** For a reused layer: index into header.old.blobs. */
+  blob?: number;
+  /** For a layer: its diff_id. */
+  diffId?: string;
+  /** Padding after the data, hex, only when it is not all zeros. */
+  padding?: string;
+  /**
+   * Part of a layer that the old and new images share at the same place in
+   * their stacks: a daemon holding the old image already has it, so a
+   * partial archive for it may leave this entry out.
+   */
+  partialSkip?: boolean;
+}
+
+export interface EndRecord {
+  /** The archive's end blocks (and anything after), hex of the deflated bytes. */
+  trailer: string;
+  trailerSize: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export function encodeJson(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value));
+}
+
+export function decodeJson<T>(bytes: Uint8Array, what: string): T {
+  try {
+    return JSON.parse(decoder.decode(bytes)) as T;
+  } catch {
+    throw badPatch(`${what} is not valid JSON`);
+  }
+}
+
+export function encodeEntry(record: EntryRecord, header: Uint8Array): Uint8Array {
+  const json = encodeJson(record);
+  const out = new Uint8Array(4 + json.length + header.length);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(json, 4);
+  out.set(header, 4 + json.length);
+  return out;
+}
+
+export function decodeEntry(payload: Uint8Array): { record: EntryRecord; header: Uint8Array } {
+  if (payload.length < 4) throw badPatch('entry record truncated');
+  const jsonLength = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
+  if (jsonLength > payload.length - 4) throw badPatch('entry record length out of range');
+  const record = decodeJson<EntryRecord>(payload.subarray(4, 4 + jsonLength), 'entry record');
+  const kinds: EntryKind[] = ['none', 'literal', 'reuse', 'delta'];
+  if (typeof record.name !== 'string' || !kinds.includes(record.kind) || !Number.isSafeInteger(record.size) || record.size < 0) {
+    throw badPatch('entry record has missing or bad fields');
+  }
+  const header = payload.subarray(4 + jsonLength);
+  if (header.length === 0 || header.length % 512 !== 0) throw badPatch(`entry ${record.name} has a bad tar header length`);
+  return { record, header };
+}
+
+export function checkHeader(h: PatchHeader): PatchHeader {
+  const ok =
+    h && h.tool === 'docker-patcher' && h.old && h.new && Array.isArray(h.old.blobs) &&
+    typeof h.old.imageId === 'string' && typeof h.new.imageId === 'string' &&
+    Number.isSafeInteger(h.new.archiveSize) && Number.isSafeInteger(h.windowSize) && h.windowSize > 0 &&
+    h.old.blobs.every((b) => typeof b.diffId === 'string' && Number.isSafeInteger(b.size) && Array.isArray(b.ranges));
+  if (!ok) throw badPatch('header has missing or bad fields');
+  return h;
+}
+
+/** Deflate `data` one-shot (fflate's streaming deflate is not used: known bug). */
+export function pack(data: Uint8Array, level = 9): Uint8Array {
+  return deflateSync(data, { level: level as 9 });
+}
+
+/** Inflate exactly `size` bytes, refusing anything longer. */
+export function unpack(data: Uint8Array, size: number, what: string): Uint8Array {
+  const out = new Uint8Array(size + 1);
+  let inflated: Uint8Array;
+  try {
+    inflated = inflateSync(data, { out });
+  } catch (err) {
+    throw badPatch(`${what} does not inflate (${(err as Error).message})`);
+  }
+  if (inflated.length !== size) throw badPatch(`${what} inflates to the wrong size`);
+  return out.subarray(0, size);
+}
+
+export const toHex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+
+export function fromHex(hex: string, what: string): Uint8Array {
+  if (typeof hex !== 'string' || hex.length % 2 !== 0 || !/^[0-9a-f]*$/.test(hex)) throw badPatch(`${what} is not hex`);
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}

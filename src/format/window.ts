@@ -1,0 +1,155 @@
+/**
+ * One diff window of a layer, as stored in a WINDOW frame.
+ *
+ * A window rebuilds a run of the new layer from pieces, in order: DIFF
+ * pieces take the next bytes bspatch makes from the reference (the old
+ * ranges in `refs`, concatenated) and the delta; COPY pieces are old bytes
+ * taken verbatim (unchanged files). Layout of the payload:
+ *
+ *   varint metaLength, meta (deflated varints: counts, refs, pieces)
+ *   3 sections (ctrl, diff as zero runs, extra): varint raw length,
+ *     varint stored length, stored bytes (deflated unless that grew them)
+ *
+ * Offsets in refs and copies are coded relative to the previous one's end,
+ * so the usual case (old entries in the same order) costs a byte or two.
+ * Memory to decode: the payload plus the inflated sections (<= window size).
+ */
+import { deflateSync, inflateSync } from 'fflate';
+import type { Delta } from '../core/index.js';
+import { badPatch } from '../errors.js';
+import { checkDelta, decodeCtrl, encodeCtrl } from './ctrl.js';
+import { VarintReader, VarintWriter } from './varint.js';
+import { decodeZeroRuns, encodeZeroRuns } from './zeroruns.js';
+
+/** A range of an old blob (blob = index into the header's old blob list). */
+export interface OldRange {
+  blob: number;
+  offset: number;
+  length: number;
+}
+
+export type Piece = { copy: false; length: number } | ({ copy: true } & OldRange);
+
+export interface WindowData {
+  /** Old ranges whose concatenation is the bsdiff reference. */
+  refs: OldRange[];
+  pieces: Piece[];
+  delta: Delta;
+}
+
+/** Limits a reader enforces before allocating. */
+export interface WindowLimits {
+  /** Largest output of one window (its DIFF pieces). */
+  maxDiffBytes: number;
+  /** Largest reference. */
+  maxRefBytes: number;
+}
+
+const zigzag = (v: number): number => (v < 0 ? -2 * v - 1 : 2 * v);
+const unzigzag = (v: number): number => (v % 2 === 1 ? -(v + 1) / 2 : v / 2);
+
+export function windowOutputSize(w: Pick<WindowData, 'pieces'>): number {
+  return w.pieces.reduce((n, p) => n + p.length, 0);
+}
+
+export function encodeWindow(w: WindowData, level = 9): Uint8Array {
+  const meta = new VarintWriter(64 + 8 * (w.refs.length + w.pieces.length));
+  meta.varint(w.refs.length);
+  let end = 0;
+  for (const r of w.refs) {
+    meta.varint(r.blob);
+    meta.varint(zigzag(r.offset - end));
+    meta.varint(r.length);
+    end = r.offset + r.length;
+  }
+  meta.varint(w.pieces.length);
+  let copyEnd = 0;
+  for (const p of w.pieces) {
+    meta.varint(p.length * 2 + (p.copy ? 1 : 0));
+    if (!p.copy) continue;
+    meta.varint(p.blob);
+    meta.varint(zigzag(p.offset - copyEnd));
+    copyEnd = p.offset + p.length;
+  }
+  const out = new VarintWriter(1024);
+  putSection(out, meta.result(), level);
+  putSection(out, encodeCtrl(w.delta.ctrl), level);
+  putSection(out, encodeZeroRuns(w.delta.diff), level);
+  putSection(out, w.delta.extra, level);
+  return out.result().slice();
+}
+
+function putSection(out: VarintWriter, raw: Uint8Array, level: number): void {
+  const packed = raw.length ? deflateSync(raw, { level: level as 9 }) : raw;
+  const stored = packed.length < raw.length ? packed : raw;
+  out.varint(raw.length);
+  out.varint(stored.length);
+  out.bytes(stored);
+}
+
+function getSection(input: VarintReader, what: string, maxRaw: number): Uint8Array {
+  const rawLength = input.varint();
+  const storedLength = input.varint();
+  if (rawLength > maxRaw) throw badPatch(`window ${what} claims ${rawLength} bytes (limit ${maxRaw})`);
+  if (storedLength > input.remaining) throw badPatch(`window ${what} runs past its frame`);
+  const stored = input.bytes.subarray(input.pos, input.pos + storedLength);
+  input.pos += storedLength;
+  if (storedLength === rawLength) return stored;
+  const out = new Uint8Array(rawLength + 1); // one spare byte tells "too long" from "exact"
+  let inflated: Uint8Array;
+  try {
+    inflated = inflateSync(stored, { out });
+  } catch (err) {
+    throw badPatch(`window ${what} does not inflate (${(err as Error).message})`);
+  }
+  if (inflated.length !== rawLength) throw badPatch(`window ${what} inflates to the wrong size`);
+  return out.subarray(0, rawLength);
+}
+
+/** Decode and check a window; `blobs` is the number of old blobs the header lists. */
+export function decodeWindow(payload: Uint8Array, blobs: number, limits: WindowLimits): WindowData {
+  const input = new VarintReader(payload, 'window');
+  const meta = new VarintReader(getSection(input, 'layout', 64 * 1024 * 1024), 'window layout');
+  const refs: OldRange[] = [];
+  const refCount = meta.varint();
+  if (refCount * 3 > meta.remaining) throw badPatch('window layout claims more references than it holds');
+  let end = 0;
+  let refBytes = 0;
+  for (let i = 0; i < refCount; i++) {
+    const r = { blob: meta.varint(), offset: end + unzigzag(meta.varint()), length: meta.varint() };
+    if (r.blob >= blobs || r.offset < 0) throw badPatch(`window reference ${i} is out of range`);
+    refBytes += r.length;
+    end = r.offset + r.length;
+    refs.push(r);
+  }
+  if (refBytes > limits.maxRefBytes) throw badPatch(`window reference of ${refBytes} bytes exceeds ${limits.maxRefBytes}`);
+  const pieceCount = meta.varint();
+  if (pieceCount > meta.remaining) throw badPatch('window layout claims more pieces than it holds');
+  const pieces: Piece[] = [];
+  let copyEnd = 0;
+  let diffBytes = 0;
+  for (let i = 0; i < pieceCount; i++) {
+    const tag = meta.varint();
+    const length = Math.floor(tag / 2);
+    if (tag % 2 === 0) {
+      diffBytes += length;
+      pieces.push({ copy: false, length });
+      continue;
+    }
+    const blob = meta.varint();
+    const offset = copyEnd + unzigzag(meta.varint());
+    if (blob >= blobs || offset < 0) throw badPatch(`window copy ${i} is out of range`);
+    copyEnd = offset + length;
+    pieces.push({ copy: true, blob, offset, length });
+  }
+  meta.end();
+  if (diffBytes > limits.maxDiffBytes) throw badPatch(`window makes ${diffBytes} bytes by diff (limit ${limits.maxDiffBytes})`);
+  const ctrl = decodeCtrl(getSection(input, 'control', 15 * (diffBytes + 1) + 5), diffBytes + 1);
+  const diffRaw = getSection(input, 'diff', 2 * diffBytes + 16);
+  const extra = getSection(input, 'extra', diffBytes);
+  input.end();
+  const diffSize = diffBytes - extra.length;
+  const delta = { ctrl, diff: decodeZeroRuns(diffRaw, diffSize), extra };
+  checkDelta(delta, refBytes, diffBytes);
+  return { refs, pieces, delta };
+}
