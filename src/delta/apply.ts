@@ -18,7 +18,7 @@ import type { Hasher } from '../image/hash.js';
 import { paddingSize } from '../image/tar-header.js';
 import type { ByteSource } from '../image/source.js';
 import { FrameReader, FrameType, frameName, type Frame } from '../format/frames.js';
-import { checkHeader, decodeEntry, decodeJson, fromHex, unpack, type EndRecord, type EntryRecord, type PatchHeader } from '../format/container.js';
+import { EntryCodec, checkHeader, decodeJson, fromHex, unpack, type EndRecord, type EntryRecord, type PatchHeader } from '../format/container.js';
 import { decodeWindow } from '../format/window.js';
 import { gather } from './layers.js';
 import { openOldImage, type OldImage, type OldImageInput } from './old-image.js';
@@ -127,8 +127,9 @@ function blobAt(blobs: Array<ByteSource | undefined>, i: number): ByteSource {
 async function rebuildEntries(frames: FrameReader, header: PatchHeader, blobs: Array<ByteSource | undefined>, core: DiffCore, out: Output, omitReused: boolean): Promise<void> {
   let frame = await frames.next();
   let count = 0;
+  const codec = new EntryCodec();
   while (frame && frame.type === FrameType.Entry) {
-    const { record, header: tarHeader } = decodeEntry(frame.payload);
+    const { record, header: tarHeader } = codec.decode(frame.payload);
     const skip = omitReused && record.partialSkip === true;
     await out.write(tarHeader, skip);
     out.beginEntry();

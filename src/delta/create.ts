@@ -20,7 +20,7 @@ import { hashBytes, hashStream, type HasherFactory } from '../image/hash.js';
 import { ImageFileMap, indexLayer, type LayerIndex } from '../image/layer-index.js';
 import type { ByteSource } from '../image/source.js';
 import { FORMAT_VERSION, FrameType, encodeFrame, encodeMagic } from '../format/frames.js';
-import { encodeEntry, encodeJson, pack, toHex, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
+import { EntryCodec, encodeJson, pack, toHex, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
 import type { Piece } from '../format/window.js';
 import { createRunner } from './runner.node.js';
 import type { DiffRunner } from './diff-job.js';
@@ -178,6 +178,7 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
   const workers = Math.max(1, Math.floor(options.workers ?? 2));
   const runner = await createRunner(workers);
   const entries: EntrySummary[] = [];
+  const codec = new EntryCodec();
   const totalDiff = [...plans.values()].reduce((n, p) => n + (p.kind === 'delta' ? p.size : 0), 0);
   const diffProgress = { done: 0, total: totalDiff };
   try {
@@ -189,10 +190,10 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
       if (skippable(entry.name)) record.partialSkip = true;
       if (plan?.kind === 'reuse') {
         Object.assign(record, { kind: 'reuse', sha256: plan.diffId, blob: plan.blob, diffId: plan.diffId });
-        await emit(encodeFrame(FrameType.Entry, encodeEntry(record, entry.header)));
+        await emit(encodeFrame(FrameType.Entry, codec.encode(record, entry.header)));
       } else if (plan?.kind === 'delta') {
         Object.assign(record, { kind: 'delta', sha256: plan.diffId, diffId: plan.diffId });
-        await emit(encodeFrame(FrameType.Entry, encodeEntry(record, entry.header)));
+        await emit(encodeFrame(FrameType.Entry, codec.encode(record, entry.header)));
         await writeWindows(plan, old, runner, workers, emit, (n) => {
           diffProgress.done += n;
           report('diff', diffProgress.done, diffProgress.total, entry.name);
@@ -200,14 +201,14 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
       } else if (entry.size > 0) {
         record.kind = 'literal';
         record.sha256 = await hashStream(hasher, newSrc.stream(entry.dataOffset, entry.size));
-        await emit(encodeFrame(FrameType.Entry, encodeEntry(record, entry.header)));
+        await emit(encodeFrame(FrameType.Entry, codec.encode(record, entry.header)));
         for (let at = 0; at < entry.size; at += LITERAL_CHUNK) {
           const n = Math.min(LITERAL_CHUNK, entry.size - at);
           await emit(encodeFrame(FrameType.Literal, encodeLiteral(await newSrc.read(entry.dataOffset + at, n))));
         }
       } else {
         record.sha256 = hashBytes(hasher, new Uint8Array(0));
-        await emit(encodeFrame(FrameType.Entry, encodeEntry(record, entry.header)));
+        await emit(encodeFrame(FrameType.Entry, codec.encode(record, entry.header)));
       }
       entries.push({ name: entry.name, kind: record.kind, size: entry.size, patchBytes: written - before, diffId: record.diffId });
     }

@@ -4,7 +4,7 @@
  * Every frame's checksum is verified on the way.
  */
 import { FrameReader, FrameType } from '../format/frames.js';
-import { decodeEntry } from '../format/container.js';
+import { EntryCodec } from '../format/container.js';
 import { badPatch } from '../errors.js';
 import { readHeader } from './apply.js';
 import type { EntrySummary, PatchSummary } from './types.js';
@@ -15,9 +15,10 @@ export async function inspectPatch(patch: AsyncIterable<Uint8Array>): Promise<Pa
     const header = await readHeader(frames);
     const entries: EntrySummary[] = [];
     let ended = false;
+    const codec = new EntryCodec();
     for (let frame = await frames.next(); frame; frame = await frames.next()) {
       if (frame.type === FrameType.Entry) {
-        const { record } = decodeEntry(frame.payload);
+        const { record } = codec.decode(frame.payload);
         entries.push({ name: record.name, kind: record.kind, size: record.size, patchBytes: frame.size, diffId: record.diffId });
       } else if (frame.type === FrameType.End) {
         ended = true;

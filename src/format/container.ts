@@ -3,8 +3,8 @@
  *
  *   HEADER   JSON PatchHeader: both image IDs, the old blobs needed, the new
  *            archive's size and sha256, the new layers' diff_ids
- *   ENTRY    one per outer tar entry of the new archive, in order: u32 JSON
- *            length, JSON EntryRecord, then the entry's exact header bytes;
+ *   ENTRY    one per outer tar entry of the new archive, in order: its
+ *            JSON EntryRecord and exact tar header bytes (EntryCodec);
  *            followed by its data frames: LITERAL (deflated chunks) for
  *            small files, WINDOW frames (window.ts) for a changed layer,
  *            none for a reused layer (taken whole from the old image)
@@ -83,28 +83,55 @@ export function decodeJson<T>(bytes: Uint8Array, what: string): T {
   }
 }
 
-export function encodeEntry(record: EntryRecord, header: Uint8Array): Uint8Array {
-  const json = encodeJson(record);
-  const out = new Uint8Array(4 + json.length + header.length);
-  new DataView(out.buffer).setUint32(0, json.length, true);
-  out.set(json, 4);
-  out.set(header, 4 + json.length);
-  return out;
+/**
+ * ENTRY payloads are deflated with the previous entry's raw payload as the
+ * dictionary: consecutive tar headers and records differ in a few fields,
+ * so each costs tens of bytes instead of a 512-byte block. Stateful: one
+ * codec per patch, used in entry order by both writer and reader.
+ */
+export class EntryCodec {
+  #previous: Uint8Array = new Uint8Array(0);
+
+  encode(record: EntryRecord, header: Uint8Array): Uint8Array {
+    const json = encodeJson(record);
+    const raw = new Uint8Array(8 + json.length + header.length);
+    const view = new DataView(raw.buffer);
+    view.setUint32(0, json.length, true);
+    view.setUint32(4, header.length, true);
+    raw.set(json, 8);
+    raw.set(header, 8 + json.length);
+    const packed = deflateSync(raw, { level: 9, dictionary: this.#previous });
+    this.#previous = raw;
+    const out = new Uint8Array(4 + packed.length);
+    new DataView(out.buffer).setUint32(0, raw.length, true);
+    out.set(packed, 4);
+    return out;
+  }
+
+  decode(payload: Uint8Array): { record: EntryRecord; header: Uint8Array } {
+    if (payload.length < 4) throw badPatch('entry record truncated');
+    const size = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
+    if (size > MAX_ENTRY_RECORD) throw badPatch(`entry record claims ${size} bytes`);
+    const raw = unpack(payload.subarray(4), size, 'entry record', this.#previous);
+    this.#previous = raw;
+    if (raw.length < 8) throw badPatch('entry record truncated');
+    const view = new DataView(raw.buffer, raw.byteOffset, 8);
+    const jsonLength = view.getUint32(0, true);
+    const headerLength = view.getUint32(4, true);
+    if (8 + jsonLength + headerLength !== raw.length) throw badPatch('entry record lengths do not add up');
+    const record = decodeJson<EntryRecord>(raw.subarray(8, 8 + jsonLength), 'entry record');
+    const kinds: EntryKind[] = ['none', 'literal', 'reuse', 'delta'];
+    if (typeof record.name !== 'string' || !kinds.includes(record.kind) || !Number.isSafeInteger(record.size) || record.size < 0 || typeof record.sha256 !== 'string') {
+      throw badPatch('entry record has missing or bad fields');
+    }
+    const header = raw.subarray(8 + jsonLength);
+    if (header.length === 0 || header.length % 512 !== 0) throw badPatch(`entry ${record.name} has a bad tar header length`);
+    return { record, header };
+  }
 }
 
-export function decodeEntry(payload: Uint8Array): { record: EntryRecord; header: Uint8Array } {
-  if (payload.length < 4) throw badPatch('entry record truncated');
-  const jsonLength = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
-  if (jsonLength > payload.length - 4) throw badPatch('entry record length out of range');
-  const record = decodeJson<EntryRecord>(payload.subarray(4, 4 + jsonLength), 'entry record');
-  const kinds: EntryKind[] = ['none', 'literal', 'reuse', 'delta'];
-  if (typeof record.name !== 'string' || !kinds.includes(record.kind) || !Number.isSafeInteger(record.size) || record.size < 0) {
-    throw badPatch('entry record has missing or bad fields');
-  }
-  const header = payload.subarray(4 + jsonLength);
-  if (header.length === 0 || header.length % 512 !== 0) throw badPatch(`entry ${record.name} has a bad tar header length`);
-  return { record, header };
-}
+/** An entry's tar header blocks plus JSON stay far below this. */
+const MAX_ENTRY_RECORD = 16 * 1024 * 1024;
 
 export function checkHeader(h: PatchHeader): PatchHeader {
   const ok =
@@ -122,11 +149,11 @@ export function pack(data: Uint8Array, level = 9): Uint8Array {
 }
 
 /** Inflate exactly `size` bytes, refusing anything longer. */
-export function unpack(data: Uint8Array, size: number, what: string): Uint8Array {
+export function unpack(data: Uint8Array, size: number, what: string, dictionary?: Uint8Array): Uint8Array {
   const out = new Uint8Array(size + 1);
   let inflated: Uint8Array;
   try {
-    inflated = inflateSync(data, { out });
+    inflated = inflateSync(data, { out, dictionary });
   } catch (err) {
     throw badPatch(`${what} does not inflate (${(err as Error).message})`);
   }
