@@ -18,7 +18,7 @@ import type { Hasher } from '../image/hash.js';
 import { paddingSize } from '../image/tar-header.js';
 import type { ByteSource } from '../image/source.js';
 import { FrameReader, FrameType, frameName, type Frame } from '../format/frames.js';
-import { EntryCodec, checkHeader, decodeJson, fromHex, unpack, type EndRecord, type EntryRecord, type PatchHeader } from '../format/container.js';
+import { EntryCodec, checkHeader, decodeJson, fromHex, unpack, type EndRecord, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
 import { decodeWindow } from '../format/window.js';
 import { gather } from './layers.js';
 import { openOldImage, type OldImage, type OldImageInput } from './old-image.js';
@@ -76,13 +76,15 @@ export async function applyPatch(old: OldImageInput, patch: AsyncIterable<Uint8A
   if (options.expectNewId && !sameImageId(options.expectNewId, header.new.imageId)) {
     throw new PatcherError(ErrorCode.WrongImage, `this patch makes ${header.new.imageId}, not ${options.expectNewId}`);
   }
-  const oldImage = await openOldImage(old, options.hasher);
+  const omitReused = !!options.omitReused;
+  const needed = header.old.blobs.filter((b) => b.ranges.length > 0 || (b.whole && !omitReused));
+  const oldImage = await openOldImage(old, needed, options.hasher);
   try {
     if (oldImage.imageId !== header.old.imageId) {
       throw new PatcherError(ErrorCode.WrongImage, `this patch is for old image ${header.old.imageId}, but the old image given is ${oldImage.imageId}`);
     }
     const report = progressReporter(options.onProgress);
-    const blobs = await fetchBlobs(header, oldImage, !!options.omitReused, report);
+    const blobs = await fetchBlobs(header, oldImage, needed, report);
     const out = new Output(sink, options, report, header.new.archiveSize);
     const core = await loadCore();
     await rebuildEntries(frames, header, blobs, core, out, !!options.omitReused);
@@ -100,13 +102,12 @@ export async function applyPatch(old: OldImageInput, patch: AsyncIterable<Uint8A
 }
 
 /** The old layers the patch reads, verified; undefined where not needed. */
-async function fetchBlobs(header: PatchHeader, old: OldImage, omitReused: boolean, report: Report): Promise<Array<ByteSource | undefined>> {
-  const needed = header.old.blobs.map((b) => b.ranges.length > 0 || (b.whole && !omitReused));
-  const total = header.old.blobs.reduce((n, b, i) => n + (needed[i] ? b.size : 0), 0);
+async function fetchBlobs(header: PatchHeader, old: OldImage, needed: OldBlob[], report: Report): Promise<Array<ByteSource | undefined>> {
+  const total = needed.reduce((n, b) => n + b.size, 0);
   let done = 0;
   const out: Array<ByteSource | undefined> = [];
   for (let i = 0; i < header.old.blobs.length; i++) {
-    if (!needed[i]) {
+    if (!needed.includes(header.old.blobs[i])) {
       out.push(undefined);
       continue;
     }

@@ -20,11 +20,19 @@ export interface OldImage {
   close?(): Promise<void>;
 }
 
-/** Anything apply can take as its old image. */
-export type OldImageInput = ByteSource | { open(): Promise<OldImage> };
+/**
+ * Anything apply can take as its old image: an archive, or a provider told
+ * up front which layers the patch will ask for (so a daemon can fetch just
+ * those in one pass).
+ */
+export type OldImageInput = ByteSource | OldImageProvider;
 
-export async function openOldImage(input: OldImageInput, hasher: HasherFactory): Promise<OldImage> {
-  return 'open' in input ? input.open() : archiveOldImage(input, hasher);
+export interface OldImageProvider {
+  open(needed: OldBlob[]): Promise<OldImage>;
+}
+
+export async function openOldImage(input: OldImageInput, needed: OldBlob[], hasher: HasherFactory): Promise<OldImage> {
+  return 'open' in input ? input.open(needed) : archiveOldImage(input, hasher);
 }
 
 export async function archiveOldImage(src: ByteSource, hasher: HasherFactory): Promise<OldImage> {
