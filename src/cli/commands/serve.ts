@@ -12,7 +12,6 @@ import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { ErrorCode, PatcherError } from '../../errors.js';
-import { contextOf } from '../program.js';
 
 /** web/dist of this package: the same three levels up from src/cli/commands and dist/cli/commands. */
 export const WEB_ROOT = fileURLToPath(new URL('../../../web/dist/', import.meta.url));
@@ -163,10 +162,11 @@ Examples:
   $ docker-patcher serve --port 0 --host 0.0.0.0`,
     )
     .action(async (options: { port: number; host: string }, command: Command) => {
-      const ctx = contextOf(command);
+      // Global --quiet read directly: importing program.ts here would tie the server (and its tests) to every command.
+      const { quiet = false } = command.optsWithGlobals<{ quiet?: boolean }>();
       const running = await startServer({ port: options.port, host: options.host });
       process.stdout.write(`${running.url}\n`);
-      ctx.info('serving the browser demo; press Ctrl-C to stop');
+      if (!quiet) process.stderr.write('serving the browser demo; press Ctrl-C to stop\n');
       await new Promise<void>((resolveClosed) => running.server.once('close', () => resolveClosed()));
     });
 }
