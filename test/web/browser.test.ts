@@ -1,0 +1,136 @@
+/**
+ * The browser demo end to end in Debian's Chromium (never a downloaded one):
+ * build web/dist, serve it, feed the `small` image pair through the page's
+ * file inputs, create the patch, apply it back and check the page reports
+ * the new image ID and matching digests; then check a bad file's message.
+ * Needs /usr/bin/chromium (apt package `chromium`) and build/diffcore.wasm.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../src/cli/commands/serve.js';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+/** shared/ sits next to the repository (here /work/shared, in CI ../shared). */
+const SHARED = resolve(REPO, '../shared');
+const CHROMIUM = '/usr/bin/chromium';
+const OUTPUT = join(REPO, 'test-output');
+const NEW_ID = 'sha256:ef00d94482b92bbaeeb1271ad68af9656bec1452830ce626bb32b54098553a7b';
+/** The page works through ~11 MB with a pure-JS sha256; allow slow CI machines. */
+const STEP_TIMEOUT = 240_000;
+
+/** Wait until one of the selectors is visible; returns which one. */
+async function firstVisible(page: Page, selectors: string[]): Promise<string> {
+  const handle = await page.waitForFunction(
+    (ids) => ids.find((id) => !(document.querySelector(id) as HTMLElement | null)?.hidden) ?? false,
+    selectors,
+    { timeout: STEP_TIMEOUT, polling: 250 },
+  );
+  return (await handle.jsonValue()) as string;
+}
+
+function run(command: string, args: string[], what: string): void {
+  const result = spawnSync(command, args, { cwd: REPO, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${what} failed (${result.error?.message ?? `exit ${result.status}`}): ${result.stderr}`);
+}
+
+describe('browser demo (Chromium)', () => {
+  let dir: string;
+  let server: RunningServer;
+  let context: BrowserContext;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing: install Debian's Chromium (apt-get install chromium); this test never downloads a browser`);
+    }
+    const pair = join(SHARED, 'images/small.tar.zst');
+    if (!existsSync(pair)) throw new Error(`${pair} is missing: the shared image pairs must sit next to the repository`);
+    dir = mkdtempSync(join(tmpdir(), 'dp-web-'));
+    run('sh', ['-c', 'zstd -q -d --long=28 -c "$0" | tar -xf - -C "$1"', pair, dir], 'unpacking small.tar.zst');
+    run(process.execPath, ['web/build.mjs'], 'npm run build:web');
+    server = await startServer({ port: 0 });
+    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1100, height: 900 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(message.text());
+    });
+    mkdirSync(OUTPUT, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates a patch for the small pair, applies it back and reports a match', async () => {
+    await page.goto(server.url);
+    await page.setInputFiles('#old-file', join(dir, 'small-old.tar'));
+    await page.setInputFiles('#new-file', join(dir, 'small-new.tar'));
+    await page.click('#create');
+    if ((await firstVisible(page, ['#result', '#error'])) === '#error') expect(await page.textContent('#error')).toBe('');
+
+    const headline = (await page.textContent('#headline')) ?? '';
+    expect(headline).toMatch(/saved \d+(\.\d+)?%/);
+    const kinds = await page.locator('#layers tbody tr').evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.kind));
+    expect(kinds).toContain('reuse');
+    expect(kinds.some((kind) => kind === 'delta' || kind === 'literal')).toBe(true);
+    expect(await page.getAttribute('#download-patch', 'href')).toMatch(/^blob:/);
+
+    await page.click('#apply');
+    if ((await firstVisible(page, ['#verify', '#error'])) === '#error') expect(await page.textContent('#error')).toBe('');
+    expect(await page.getAttribute('#verdict', 'data-state')).toBe('match');
+    expect(await page.textContent('#verdict')).toMatch(/match/);
+    expect(await page.textContent('#rebuilt-id')).toBe(NEW_ID);
+    const newDigest = `sha256:${createHash('sha256').update(readFileSync(join(dir, 'small-new.tar'))).digest('hex')}`;
+    expect(await page.textContent('#new-digest')).toBe(newDigest);
+    expect(await page.textContent('#rebuilt-digest')).toBe(newDigest);
+
+    const createMs = Number(await page.getAttribute('#time-create', 'data-ms'));
+    const applyMs = Number(await page.getAttribute('#time-apply', 'data-ms'));
+    const hashMs = Number(await page.getAttribute('#time-hash', 'data-ms'));
+    const line = `small pair in Chromium: create ${createMs} ms, apply ${applyMs} ms, sha256 of new archive ${hashMs} ms; ${headline}`;
+    console.log(line);
+    writeFileSync(join(OUTPUT, 'web-small-timing.txt'), `${line}\n`);
+    await page.screenshot({ path: join(OUTPUT, 'web-small.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+  }, 2 * STEP_TIMEOUT + 30_000);
+
+  it('shows a one-line message for a file that is not an image', async () => {
+    const textFile = join(dir, 'notes.txt');
+    writeFileSync(textFile, 'this is not a docker save archive\n'.repeat(40));
+    await page.goto(server.url);
+    await page.setInputFiles('#old-file', textFile);
+    await page.setInputFiles('#new-file', join(dir, 'small-new.tar'));
+    await page.click('#create');
+    expect(await firstVisible(page, ['#error', '#result'])).toBe('#error');
+    const message = (await page.textContent('#error')) ?? '';
+    expect(message).toMatch(/^Could not create the patch: old image notes\.txt: not a tar archive/);
+    expect(message).not.toMatch(/internal error/);
+    expect(message).not.toContain('\n');
+    expect(await page.locator('#result').isVisible()).toBe(false);
+    expect(await page.isEnabled('#create')).toBe(true);
+    await page.screenshot({ path: join(OUTPUT, 'web-bad-file.png'), fullPage: true });
+
+    // A tar that is not an image, as the new one.
+    run('tar', ['-cf', join(dir, 'plain.tar'), '-C', dir, 'notes.txt'], 'making plain.tar');
+    await page.setInputFiles('#old-file', join(dir, 'small-old.tar'));
+    await page.setInputFiles('#new-file', join(dir, 'plain.tar'));
+    await page.click('#create');
+    expect(await firstVisible(page, ['#error', '#result'])).toBe('#error');
+    expect(await page.textContent('#error')).toMatch(/^Could not create the patch: new image plain\.tar: not a docker save/);
+  }, STEP_TIMEOUT + 30_000);
+});

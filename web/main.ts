@@ -1,0 +1,217 @@
+/**
+ * The demo page's controller: file inputs -> worker -> results. All heavy
+ * work happens in worker.ts; this file only moves Files and Blobs across and
+ * updates the DOM (rendering helpers in render.ts).
+ */
+import type { PatchSummary, Phase, Progress } from '../src/delta/types.js';
+import type { Reply, Request } from './protocol.js';
+import { formatBytes, formatMs, formatPercent, renderComposition, renderEntries, renderHeadline, renderLayers } from './render.js';
+
+const PHASE_LABELS: Record<Phase, string> = {
+  index: 'Indexing the old image',
+  plan: 'Planning',
+  diff: 'Diffing',
+  'read-old': 'Reading the old image',
+  rebuild: 'Rebuilding',
+  verify: 'Verifying',
+  load: 'Loading',
+};
+
+function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`page is missing #${id}`);
+  return node as T;
+}
+
+const ui = {
+  oldFile: byId<HTMLInputElement>('old-file'),
+  newFile: byId<HTMLInputElement>('new-file'),
+  create: byId<HTMLButtonElement>('create'),
+  status: byId('status'),
+  progressBar: byId<HTMLProgressElement>('progress-bar'),
+  progressText: byId('progress-text'),
+  error: byId('error'),
+  result: byId('result'),
+  headline: byId('headline'),
+  composition: byId('composition'),
+  legend: byId('legend'),
+  layers: byId<HTMLTableElement>('layers'),
+  entries: byId<HTMLTableElement>('entries'),
+  entriesSummary: byId('entries-summary'),
+  downloadPatch: byId<HTMLAnchorElement>('download-patch'),
+  apply: byId<HTMLButtonElement>('apply'),
+  verify: byId('verify'),
+  verdict: byId('verdict'),
+  rebuiltId: byId('rebuilt-id'),
+  expectedId: byId('expected-id'),
+  rebuiltDigest: byId('rebuilt-digest'),
+  newDigest: byId('new-digest'),
+  downloadRebuilt: byId<HTMLAnchorElement>('download-rebuilt'),
+  timing: byId('timing'),
+  timeCreate: byId('time-create'),
+  timeApply: byId('time-apply'),
+  timeHash: byId('time-hash'),
+};
+
+/** What the last successful create produced (kept for "Apply back"). */
+let created: { summary: PatchSummary; patch: Blob; oldFile: File; newFile: File } | undefined;
+let busy = false;
+const objectUrls: string[] = [];
+
+const worker = new Worker('worker.js');
+worker.onmessage = (event: MessageEvent<Reply>) => onReply(event.data);
+worker.onerror = (event) => {
+  event.preventDefault();
+  finishWork();
+  showError(`The worker failed to start or crashed: ${event.message || 'see the browser console'}`);
+};
+
+function send(request: Request): void {
+  busy = true;
+  updateButtons();
+  hideError();
+  ui.status.hidden = false;
+  ui.progressBar.removeAttribute('value');
+  ui.progressText.textContent = request.type === 'create' ? 'Starting…' : 'Applying…';
+  worker.postMessage(request);
+}
+
+function finishWork(): void {
+  busy = false;
+  ui.status.hidden = true;
+  updateButtons();
+}
+
+function updateButtons(): void {
+  ui.create.disabled = busy || !ui.oldFile.files?.length || !ui.newFile.files?.length;
+  ui.apply.disabled = busy || created === undefined;
+}
+
+function showError(message: string): void {
+  ui.error.textContent = message;
+  ui.error.hidden = false;
+}
+
+function hideError(): void {
+  ui.error.hidden = true;
+  ui.error.textContent = '';
+}
+
+/** Forget results and their Blob URLs (new files were picked). */
+function resetResults(): void {
+  created = undefined;
+  for (const url of objectUrls.splice(0)) URL.revokeObjectURL(url);
+  ui.result.hidden = true;
+  ui.verify.hidden = true;
+  ui.timing.hidden = true;
+  for (const span of [ui.timeCreate, ui.timeApply, ui.timeHash]) {
+    span.textContent = '–';
+    delete span.dataset.ms;
+  }
+  hideError();
+  updateButtons();
+}
+
+function objectUrl(blob: Blob): string {
+  const url = URL.createObjectURL(blob);
+  objectUrls.push(url);
+  return url;
+}
+
+function showProgress(progress: Progress): void {
+  const label = PHASE_LABELS[progress.phase] ?? progress.phase;
+  const detail = progress.detail ? ` ${progress.detail}` : '';
+  if (progress.total > 0) {
+    const fraction = Math.min(1, progress.done / progress.total);
+    ui.progressBar.value = fraction;
+    ui.progressText.textContent = `${label}${detail}: ${formatBytes(progress.done)} of ${formatBytes(progress.total)} (${formatPercent(fraction)})`;
+  } else {
+    ui.progressBar.removeAttribute('value');
+    ui.progressText.textContent = `${label}${detail}…`;
+  }
+}
+
+function setTime(span: HTMLElement, ms: number): void {
+  span.textContent = formatMs(ms);
+  span.dataset.ms = String(Math.round(ms));
+  ui.timing.hidden = false;
+}
+
+function baseName(file: File): string {
+  return file.name.replace(/\.tar$/i, '') || 'image';
+}
+
+function onReply(reply: Reply): void {
+  switch (reply.type) {
+    case 'progress':
+      showProgress(reply.progress);
+      return;
+    case 'error':
+      finishWork();
+      showError(`${reply.step === 'create' ? 'Could not create the patch' : 'Could not apply the patch'}: ${reply.message}`);
+      return;
+    case 'created':
+      onCreated(reply);
+      return;
+    case 'applied':
+      onApplied(reply);
+      return;
+  }
+}
+
+function onCreated(reply: Extract<Reply, { type: 'created' }>): void {
+  const oldFile = ui.oldFile.files?.[0];
+  const newFile = ui.newFile.files?.[0];
+  finishWork();
+  if (!oldFile || !newFile) return;
+  created = { summary: reply.summary, patch: reply.patch, oldFile, newFile };
+  renderHeadline(ui.headline, reply.summary, reply.patch.size);
+  renderComposition(ui.composition, ui.legend, reply.summary);
+  renderLayers(ui.layers, reply.summary);
+  renderEntries(ui.entries, reply.summary);
+  ui.entriesSummary.textContent = `Every entry of the new archive (${reply.summary.entries.length})`;
+  ui.downloadPatch.href = objectUrl(reply.patch);
+  ui.downloadPatch.download = `${baseName(oldFile)}-to-${baseName(newFile)}.patch`;
+  ui.downloadPatch.textContent = `Download patch (${formatBytes(reply.patch.size)})`;
+  ui.result.hidden = false;
+  ui.verify.hidden = true;
+  setTime(ui.timeCreate, reply.createMs);
+  updateButtons();
+}
+
+function onApplied(reply: Extract<Reply, { type: 'applied' }>): void {
+  finishWork();
+  if (!created) return;
+  const idMatches = reply.newImageId === created.summary.newImageId;
+  const archiveMatches = reply.outputDigest === reply.newFileDigest;
+  const match = idMatches && archiveMatches;
+  ui.verdict.dataset.state = match ? 'match' : 'mismatch';
+  ui.verdict.textContent = match
+    ? '✔ match: the rebuilt archive is byte for byte the new archive'
+    : `✘ MISMATCH: ${archiveMatches ? 'the image ID differs from the one the patch promised' : 'the rebuilt archive differs from the new archive you picked'}`;
+  ui.rebuiltId.textContent = reply.newImageId;
+  ui.expectedId.textContent = created.summary.newImageId;
+  ui.rebuiltDigest.textContent = reply.outputDigest;
+  ui.newDigest.textContent = reply.newFileDigest;
+  ui.downloadRebuilt.href = objectUrl(reply.output);
+  ui.downloadRebuilt.download = `${baseName(created.newFile)}-rebuilt.tar`;
+  ui.verify.hidden = false;
+  setTime(ui.timeApply, reply.applyMs);
+  setTime(ui.timeHash, reply.hashMs);
+}
+
+ui.oldFile.addEventListener('change', resetResults);
+ui.newFile.addEventListener('change', resetResults);
+ui.create.addEventListener('click', () => {
+  const oldFile = ui.oldFile.files?.[0];
+  const newFile = ui.newFile.files?.[0];
+  if (!oldFile || !newFile || busy) return;
+  resetResults();
+  send({ type: 'create', oldFile, newFile });
+});
+ui.apply.addEventListener('click', () => {
+  if (!created || busy) return;
+  ui.verify.hidden = true;
+  send({ type: 'apply', oldFile: created.oldFile, newFile: created.newFile, patch: created.patch });
+});
+updateButtons();
