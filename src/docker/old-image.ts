@@ -1,0 +1,152 @@
+/**
+ * The old image for apply, read from a Docker daemon: only the layers the
+ * patch needs are kept, each spooled to a temporary file and checked against
+ * its diff_id.
+ *
+ * open(needed) inspects the image (NOT_FOUND if the daemon lacks it), then,
+ * if any needed layer is one of the image's diff_ids, reads ONE
+ * `docker save` stream of it through the raw tar reader. An outer entry
+ * whose size equals that of a needed layer not found yet is spooled while
+ * hashed; it is kept if it hashes to one of those layers' diff_ids, else
+ * deleted at once. Everything else is drained without being stored, and the
+ * stream is dropped as soon as every needed layer is in hand. This works for
+ * both layouts `docker save` writes (legacy `<id>/layer.tar`, OCI
+ * `blobs/sha256/<hex>`), since both hold the layers uncompressed.
+ *
+ * Not handled: compressed layers inside the save stream (no daemon we know
+ * writes them); such a layer is reported missing (WRONG_IMAGE).
+ *
+ * Disk: the needed layers (plus, transiently, one same-size candidate).
+ * Memory: one chunk of the save stream.
+ * Temp files live in one `dp-old-*` directory under opts.tempDir, removed by
+ * close() and on any error inside open().
+ */
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCode, PatcherError } from '../errors.js';
+import type { OldImage, OldImageProvider } from '../delta/old-image.js';
+import type { OldBlob } from '../format/container.js';
+import type { HasherFactory } from '../image/hash.js';
+import type { ByteSource } from '../image/source.js';
+import { fileSource } from '../image/source.node.js';
+import { readTar } from '../image/tar.js';
+import type { DockerClient } from './client.js';
+import { fsError, writeAll } from './save.js';
+
+export interface DaemonOldImageOptions {
+  /** Where the needed layers are spooled (in a fresh subdirectory). */
+  tempDir: string;
+  hasher: HasherFactory;
+}
+
+function lacks(diffId: string): PatcherError {
+  return new PatcherError(ErrorCode.WrongImage, `old image in the daemon lacks layer ${diffId}`);
+}
+
+/** Image `ref` (full ID, short ID, name[:tag]) in the daemon behind `client`, as apply's old image. */
+export function daemonOldImage(client: DockerClient, ref: string, opts: DaemonOldImageOptions): OldImageProvider {
+  return {
+    async open(needed: OldBlob[]): Promise<OldImage> {
+      const imageId = await client.resolveImage(ref);
+      const info = await client.inspectImage(imageId);
+      const layers = new Set(info.RootFS.Layers);
+      // Layers the image does not list cannot be in its save stream: do not read it for them.
+      const wanted = new Map<string, number>();
+      for (const blob of needed) if (layers.has(blob.diffId)) wanted.set(blob.diffId, blob.size);
+      const spool = wanted.size > 0 ? await spoolLayers(client, imageId, wanted, opts) : { dir: undefined, files: new Map() };
+      return spooledImage(imageId, spool.dir, spool.files);
+    },
+  };
+}
+
+/** The OldImage over spooled layer files; close() removes them. */
+function spooledImage(imageId: string, dir: string | undefined, files: Map<string, string>): OldImage {
+  const opened: ByteSource[] = [];
+  return {
+    imageId,
+    async blob(need: OldBlob): Promise<ByteSource> {
+      const path = files.get(need.diffId);
+      if (!path) throw lacks(need.diffId);
+      const source = await fileSource(path);
+      opened.push(source);
+      if (source.size !== need.size) {
+        throw new PatcherError(ErrorCode.WrongImage, `old image layer ${need.diffId} has ${source.size} bytes, the patch expects ${need.size}`);
+      }
+      return source;
+    },
+    async close(): Promise<void> {
+      for (const source of opened.splice(0)) await source.close?.().catch(() => undefined);
+      files.clear();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * One pass over `docker save imageId`: spool the entries that hash to a
+ * wanted diff_id (diffId -> size). Returns the temp dir and diffId -> path.
+ */
+async function spoolLayers(
+  client: DockerClient,
+  imageId: string,
+  wanted: Map<string, number>,
+  opts: DaemonOldImageOptions,
+): Promise<{ dir: string; files: Map<string, string> }> {
+  let dir: string;
+  try {
+    dir = await mkdtemp(join(opts.tempDir, 'dp-old-'));
+  } catch (err) {
+    throw fsError('create a temporary directory in', opts.tempDir, err);
+  }
+  const files = new Map<string, string>();
+  const sizes = () => new Set([...wanted].filter(([id]) => !files.has(id)).map(([, size]) => size));
+  try {
+    let candidates = sizes();
+    let n = 0;
+    for await (const entry of readTar(client.saveImage(imageId))) {
+      if (entry.type !== 'file' || !candidates.has(entry.size)) continue; // the reader skips the data
+      const path = join(dir, `candidate-${n++}.tar`);
+      const digest = await spoolEntry(entry.data, path, opts.hasher);
+      if (wanted.get(digest) === entry.size && !files.has(digest)) {
+        files.set(digest, path);
+        candidates = sizes();
+        if (candidates.size === 0) break; // all found: drop the rest of the stream
+      } else {
+        await rm(path, { force: true });
+      }
+    }
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    if (err instanceof PatcherError && err.code === ErrorCode.BadImage) {
+      throw new PatcherError(ErrorCode.Docker, `docker: the save stream of ${imageId} is not a valid archive (${err.message})`, { cause: err });
+    }
+    throw err;
+  }
+  return { dir, files };
+}
+
+/** Write `data` to `path` while hashing it; returns the digest. Removes the file on failure. */
+async function spoolEntry(data: AsyncIterable<Uint8Array>, path: string, newHasher: HasherFactory): Promise<string> {
+  let handle;
+  try {
+    handle = await open(path, 'wx');
+  } catch (err) {
+    throw fsError('write', path, err);
+  }
+  const hasher = newHasher();
+  try {
+    for await (const chunk of data) {
+      hasher.update(chunk);
+      await writeAll(handle, chunk, path);
+    }
+    await handle.close().catch((err: unknown) => {
+      throw fsError('write', path, err);
+    });
+    handle = undefined;
+  } catch (err) {
+    await handle?.close().catch(() => undefined);
+    await rm(path, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  return hasher.digest();
+}
