@@ -14,8 +14,9 @@ import { ImageFileMap, indexLayer, type LayerIndex } from '../../src/image/layer
 import type { ByteSource } from '../../src/image/source.js';
 import { fileSource, nodeHasher } from '../../src/image/source.node.js';
 import { rebuildTar } from './util.js';
+import { IMAGES_DIR } from '../fixtures/shared.js';
 
-const IMAGES = '/work/shared/images';
+const IMAGES = IMAGES_DIR;
 
 interface Pair {
   file: string;
