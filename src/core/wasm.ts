@@ -72,6 +72,10 @@ export async function loadCore(): Promise<DiffCore> {
   return new WasmCore(instance.exports as unknown as CoreExports);
 }
 
+function checkNewSize(newSize: number): void {
+  if (!Number.isSafeInteger(newSize) || newSize < 0 || newSize > 0x7fffffff) throw badPatch(`new size ${newSize} out of range`);
+}
+
 const align16 = (x: number): number => (x + 15) & ~15;
 
 class WasmCore implements DiffCore {
@@ -158,6 +162,7 @@ class WasmCore implements DiffCore {
   }
 
   patch(old: Uint8Array, delta: Delta, newSize: number): Uint8Array {
+    checkNewSize(newSize);
     const out = new Uint8Array(newSize);
     let at = 0;
     for (const chunk of this.patchChunks(old, delta, newSize, Math.min(Math.max(newSize, 1), 16 << 20))) {
@@ -168,9 +173,7 @@ class WasmCore implements DiffCore {
   }
 
   *patchChunks(old: Uint8Array, delta: Delta, newSize: number, chunkSize = DEFAULT_PATCH_CHUNK): Generator<Uint8Array> {
-    if (!Number.isSafeInteger(newSize) || newSize < 0 || newSize > 0x7fffffff) {
-      throw badPatch(`new size ${newSize} out of range`);
-    }
+    checkNewSize(newSize);
     if (delta.ctrl.length % 3 !== 0) throw badPatch('control stream length is not a multiple of 3');
     const { ctrl, diff, extra } = delta;
     const oldPtr = this.#base;
