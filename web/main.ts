@@ -124,7 +124,9 @@ function showProgress(progress: Progress): void {
   if (progress.total > 0) {
     const fraction = Math.min(1, progress.done / progress.total);
     ui.progressBar.value = fraction;
-    ui.progressText.textContent = `${label}${detail}: ${formatBytes(progress.done)} of ${formatBytes(progress.total)} (${formatPercent(fraction)})`;
+    // 'plan' counts layers (its detail names them); every other phase counts bytes.
+    const amount = progress.phase === 'plan' ? '' : `: ${formatBytes(progress.done)} of ${formatBytes(progress.total)}`;
+    ui.progressText.textContent = `${label}${detail}${amount} (${formatPercent(fraction)})`;
   } else {
     ui.progressBar.removeAttribute('value');
     ui.progressText.textContent = `${label}${detail}…`;
