@@ -37,7 +37,6 @@ export function pseudoRandom(length, seed = 1) {
 export function mutateLikeARelease(old, seed = 7) {
   const r = pseudoRandom(Math.ceil(old.length / 4096) * 16 + 64, seed);
   const parts = [];
-  let at = 0;
   let k = 0;
   const step = 256 * 1024;
   for (let start = 0; start < old.length; start += step) {
@@ -46,9 +45,7 @@ export function mutateLikeARelease(old, seed = 7) {
     for (let e = 0; e < 8 && block.length > 0; e++) block[(r[k++] * 977 + r[k++] * 131 + e * 4099) % block.length] ^= 0x5a;
     const cut = Math.floor(block.length / 3);
     parts.push(block.subarray(0, cut), r.subarray(0, 64), block.subarray(Math.min(block.length, cut + 32)));
-    at = end;
   }
-  void at;
   return Buffer.concat(parts);
 }
 

@@ -16,7 +16,7 @@ export function onPath(cmd) {
 }
 
 /** Run argv; resolve { seconds, rssKiB }. Rejects on a non-zero exit. */
-export function run(argv, { stdoutFile } = {}) {
+export function run(argv) {
   const scratch = mkdtempSync(join(tmpdir(), 'dp-bench-'));
   const timeOut = join(scratch, 'time');
   const full = hasGnuTime ? [GNU_TIME, '-f', '%M', '-o', timeOut, ...argv] : argv;
@@ -44,7 +44,6 @@ export function run(argv, { stdoutFile } = {}) {
       if (code !== 0) reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr.trim().slice(0, 300)}`));
       else resolve({ seconds, rssKiB: peak });
     });
-    void stdoutFile;
   });
 }
 
