@@ -10,13 +10,17 @@ import { createProgress, type Progress } from './progress.js';
 import * as diffCommand from './commands/diff.js';
 import * as patchCommand from './commands/patch.js';
 import * as serveCommand from './commands/serve.js';
+import * as createCommand from './commands/create.js';
+import * as applyCommand from './commands/apply.js';
+import * as inspectCommand from './commands/inspect.js';
+import * as demoCommand from './commands/demo.js';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
 /** Subcommands, in the order `--help` lists them. */
-export const COMMANDS: CommandModule[] = [diffCommand, patchCommand, serveCommand];
+export const COMMANDS: CommandModule[] = [createCommand, applyCommand, inspectCommand, demoCommand, diffCommand, patchCommand, serveCommand];
 
 export interface CliContext {
   quiet: boolean;

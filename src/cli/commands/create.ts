@@ -1,0 +1,129 @@
+/**
+ * `docker-patcher create OLD NEW PATCH`: an image patch. OLD and NEW are
+ * archives (`docker save`, OCI) or images in the daemon, which are saved to
+ * a temporary directory first. The patch is verified by applying it to OLD
+ * (unless --no-verify) before it is renamed into place.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { createPatch, DEFAULT_WINDOW_SIZE } from '../../delta/create.js';
+import { applyPatch } from '../../delta/apply.js';
+import { fileSource, nodeHasher } from '../../image/source.node.js';
+import type { ByteSource } from '../../image/source.js';
+import { saveImageToFile } from '../../docker/save.js';
+import { AtomicOutput, writeStdout } from '../io.js';
+import { contextOf, type CliContext } from '../program.js';
+import { formatBytes } from '../progress.js';
+import { classifyImageArg, daemonOptions, dockerClient, withTempDir, type DaemonOptions } from '../inputs.js';
+import { formatSummary, progressTo } from '../report.js';
+import { join } from 'node:path';
+
+interface CreateCliOptions extends DaemonOptions {
+  window: number;
+  workers: number;
+  verify: boolean;
+  json?: boolean;
+}
+
+/** '8M', '512K', '1G' or plain bytes. */
+export function parseSize(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]i?b?)?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected a size like 8M, 512K or 1048576');
+  const unit = (m[2] ?? '').toLowerCase()[0];
+  const scale = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+  return Math.round(Number(m[1]) * scale);
+}
+
+function parseWorkers(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('must be an integer from 1 to 64');
+  return n;
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('create')
+    .description('make a patch that turns image OLD into image NEW')
+    .argument('<OLD>', 'the image the device has: a docker save / OCI archive, or an image ID, short ID or name:tag in the daemon')
+    .argument('<NEW>', 'the image the device should get (same forms)')
+    .argument('<PATCH>', "where to write the patch ('-' = stdout)")
+    .option('-w, --window <size>', `changed bytes diffed at a time; memory is about 9x this per worker (default ${DEFAULT_WINDOW_SIZE >> 20}M)`, parseSize, DEFAULT_WINDOW_SIZE)
+    .option('-j, --workers <n>', 'windows diffed in parallel (worker threads)', parseWorkers, 2)
+    .option('--no-verify', 'skip applying the new patch to OLD to check it before writing it')
+    .option('--json', 'print the summary as JSON on stdout');
+  for (const option of daemonOptions()) command.addOption(option);
+  command
+    .addHelpText(
+      'after',
+      `
+Unchanged layers are reused from OLD; changed layers are diffed file by file
+against their old versions, in windows. The patch names both image IDs:
+apply refuses any other OLD, and checks every rebuilt layer's sha256.
+
+Examples:
+  $ docker-patcher create app-v1.tar app-v2.tar app.patch
+  $ docker-patcher create bb776ce48575 27a188018e18 nginx.patch      # images in the daemon
+  $ docker-patcher create -w 16M old.tar new.tar - | ssh device 'docker-patcher apply ...'`,
+    )
+    .action(async (oldArg: string, newArg: string, patchPath: string, options: CreateCliOptions, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      try {
+        await withTempDir(options.tempDir, (dir) => runCreate(ctx, oldArg, newArg, patchPath, options, dir));
+      } finally {
+        ctx.progress.clear();
+      }
+    });
+}
+
+/** An archive path as is, or the daemon image saved into `dir`. */
+async function openImage(ctx: CliContext, arg: string, label: string, options: CreateCliOptions, dir: string): Promise<ByteSource> {
+  const input = classifyImageArg(arg, label);
+  if (input.kind === 'archive') return fileSource(input.path);
+  const path = join(dir, `${label.toLowerCase()}.tar`);
+  const client = dockerClient(options);
+  ctx.progress.phase(`saving ${label} ${input.ref} from the daemon`);
+  let saved = 0;
+  await saveImageToFile(client, input.ref, path, (n) => ctx.progress.update((saved += n)));
+  return fileSource(path);
+}
+
+async function runCreate(ctx: CliContext, oldArg: string, newArg: string, patchPath: string, options: CreateCliOptions, dir: string): Promise<void> {
+  const old = await openImage(ctx, oldArg, 'OLD', options, dir);
+  const neu = await openImage(ctx, newArg, 'NEW', options, dir);
+  // Write to a file (the target's temp name, or one in the temp dir for
+  // stdout) so the patch can be verified before anyone sees it.
+  const output = await AtomicOutput.create(patchPath === '-' ? join(dir, 'patch') : patchPath, 'PATCH');
+  try {
+    const summary = await createPatch(old, neu, (chunk) => output.write(chunk), {
+      hasher: nodeHasher,
+      windowSize: options.window,
+      workers: options.workers,
+      onProgress: progressTo(ctx.progress),
+    });
+    if (options.verify) await verify(ctx, old, output.tempPath, patchPath);
+    await output.commit();
+    if (patchPath === '-') {
+      for await (const chunk of (await fileSource(join(dir, 'patch'))).stream()) await writeStdout(chunk);
+    }
+    ctx.progress.clear();
+    if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else if (!ctx.quiet) process.stderr.write(`${formatSummary(summary)}\n`);
+  } catch (err) {
+    await output.abort();
+    throw err;
+  } finally {
+    await old.close?.();
+    await neu.close?.();
+  }
+}
+
+/** Apply the patch just written (still under its temporary name) to OLD, checking every digest. */
+async function verify(ctx: CliContext, old: ByteSource, written: string, shown: string): Promise<void> {
+  const patch = await fileSource(written);
+  try {
+    ctx.progress.phase('verifying', patch.size);
+    await applyPatch(old, patch.stream(), () => {}, { hasher: nodeHasher });
+  } finally {
+    await patch.close?.();
+  }
+  ctx.info(`${shown === '-' ? 'patch' : shown}: verified (${formatBytes(patch.size)})`);
+}
