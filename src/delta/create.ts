@@ -110,7 +110,8 @@ async function planNewLayers(src: ByteSource, archive: ImageArchive, old: OldIma
     }
     plans.set(layer.entry.headerOffset, { kind: 'delta', diffId: layer.diffId, size: source.size, source, windows });
   }
-  for (const b of old.blobs) b.ranges = b.whole ? [] : mergeRanges(b.ranges);
+  // Whole blobs keep their window ranges too: apply with omitReused skips reading a whole blob by itself.
+  for (const b of old.blobs) b.ranges = mergeRanges(b.ranges);
   return plans;
 }
 
@@ -166,6 +167,13 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
     },
     windowSize,
   };
+  const skippable = sharedPrefixEntries(old.archive, neu);
+  // A layer reused outside the shared prefix is written even by apply with
+  // omitReused: list it as a range so that apply still reads it.
+  for (const layer of neu.layers) {
+    const plan = plans.get(layer.entry.headerOffset);
+    if (plan?.kind === 'reuse' && !skippable(layer.entry.name)) old.blobs[plan.blob].ranges = [[0, plan.size]];
+  }
   let written = 0;
   const emit = async (bytes: Uint8Array) => {
     written += bytes.length;
@@ -174,7 +182,6 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
   await emit(encodeMagic());
   await emit(encodeFrame(FrameType.Header, encodeJson(header)));
 
-  const skippable = sharedPrefixEntries(old.archive, neu);
   const workers = Math.max(1, Math.floor(options.workers ?? 2));
   const runner = await createRunner(workers);
   const entries: EntrySummary[] = [];
