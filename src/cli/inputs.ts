@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Option } from 'commander';
-import { DockerClient } from '../docker/client.js';
+import type { DockerClient } from '../docker/client.js';
 import { ErrorCode, PatcherError } from '../errors.js';
 
 export type ImageArg = { kind: 'archive'; path: string } | { kind: 'daemon'; ref: string };
@@ -46,7 +46,9 @@ export function daemonOptions(): Option[] {
   ];
 }
 
-export function dockerClient(options: DaemonOptions & { d?: string }): DockerClient {
+/** The daemon's client (its module loaded on first use). */
+export async function dockerClient(options: DaemonOptions & { d?: string }): Promise<DockerClient> {
+  const { DockerClient } = await import('../docker/client.js');
   return DockerClient.fromEnv({ host: options.dockerHost ?? options.d });
 }
 

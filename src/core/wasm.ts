@@ -172,7 +172,7 @@ class WasmCore implements DiffCore {
     return out;
   }
 
-  *patchChunks(old: Uint8Array, delta: Delta, newSize: number, chunkSize = DEFAULT_PATCH_CHUNK): Generator<Uint8Array> {
+  patchChunks(old: Uint8Array, delta: Delta, newSize: number, chunkSize = DEFAULT_PATCH_CHUNK): Generator<Uint8Array> {
     checkNewSize(newSize);
     if (delta.ctrl.length % 3 !== 0) throw badPatch('control stream length is not a multiple of 3');
     const { ctrl, diff, extra } = delta;
@@ -183,11 +183,17 @@ class WasmCore implements DiffCore {
     const outPtr = align16(extraPtr + extra.length);
     const chunk = Math.max(1, Math.min(chunkSize, newSize || 1));
     this.#reserve(outPtr + chunk);
+    // Copy everything in now: the generator below holds only pointers, so
+    // the caller may drop its copies of old and delta while it streams.
     this.#bytes(oldPtr, old.length).set(old);
     new Int32Array(this.#ex.memory.buffer, ctrlPtr, ctrl.length).set(ctrl);
     this.#bytes(diffPtr, diff.length).set(diff);
     this.#bytes(extraPtr, extra.length).set(extra);
     this.#ex.patchBegin(oldPtr, old.length, ctrlPtr, ctrl.length / 3, diffPtr, diff.length, extraPtr, extra.length, newSize);
+    return this.#drain(outPtr, chunk);
+  }
+
+  *#drain(outPtr: number, chunk: number): Generator<Uint8Array> {
     for (;;) {
       const r = this.#ex.patchRun(outPtr, chunk);
       if (r < 0) throw badPatch(PATCH_ERRORS[r] ?? `bspatch error ${r}`);

@@ -20,12 +20,13 @@ import type { ByteSource } from '../image/source.js';
 import { FrameReader, FrameType, frameName, type Frame } from '../format/frames.js';
 import { EntryCodec, checkHeader, decodeJson, fromHex, unpack, type EndRecord, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
 import { decodeWindow } from '../format/window.js';
-import { gather } from './layers.js';
+import { gather, streamReused } from './layers.js';
 import { openOldImage, type OldImage, type OldImageInput } from './old-image.js';
 import { progressReporter, type Report } from './progress.js';
 import type { ApplyOptions, ApplyResult, ByteSink } from './types.js';
 
-const OUT_CHUNK = 1 << 20;
+/** Output chunk of bspatch: small, since apply's memory budget is tight. */
+const OUT_CHUNK = 256 * 1024;
 
 /** Does `expected` (full ID, bare hex, or a short prefix of either) name `imageId`? */
 export function sameImageId(expected: string, imageId: string): boolean {
@@ -156,7 +157,7 @@ async function rebuildData(frames: FrameReader, record: EntryRecord, header: Pat
   if (record.kind === 'reuse') {
     const blob = header.old.blobs[record.blob ?? -1];
     if (!blob || blob.size !== record.size) throw badPatch(`entry ${record.name} reuses an unknown old layer`);
-    if (!skip) for await (const chunk of blobAt(blobs, record.blob!).stream(0, blob.size, OUT_CHUNK)) await out.write(chunk);
+    if (!skip) for await (const chunk of streamReused(blobAt(blobs, record.blob!), 0, blob.size)) await out.write(chunk);
     return frames.next();
   }
   let made = 0;
@@ -190,11 +191,13 @@ async function writeWindow(payload: Uint8Array, room: number, header: PatchHeade
   if (size > room) throw badPatch('window runs past its entry');
   const reference = await gather(w.refs.map((r) => ({ source: blobAt(blobs, r.blob), offset: r.offset, length: r.length })));
   const diffBytes = w.delta.diff.length + w.delta.extra.length;
+  // The core copies reference and delta in; nothing here keeps them after this call.
   const made = core.patchChunks(reference, w.delta, diffBytes, OUT_CHUNK);
+  w.delta = { ctrl: new Int32Array(0), diff: new Uint8Array(0), extra: new Uint8Array(0) };
   let pending: Uint8Array = new Uint8Array(0);
   for (const p of w.pieces) {
     if (p.copy) {
-      for await (const chunk of blobAt(blobs, p.blob).stream(p.offset, p.length, OUT_CHUNK)) await out.write(chunk, skip);
+      for await (const chunk of streamReused(blobAt(blobs, p.blob), p.offset, p.length)) await out.write(chunk, skip);
       continue;
     }
     for (let left = p.length; left > 0; ) {

@@ -15,6 +15,10 @@ export function sliceSource(src: ByteSource, offset: number, size: number): Byte
       checkRange(size, at, length, 'layer');
       return src.read(offset + at, length);
     },
+    readInto: src.readInto && ((at, target) => {
+      checkRange(size, at, target.length, 'layer');
+      return src.readInto!(offset + at, target);
+    }),
     stream(at = 0, length, chunkSize) {
       return streamByReads(slice, at, length, chunkSize);
     },
@@ -51,4 +55,23 @@ export async function gather(ranges: Array<{ source: ByteSource; offset: number;
     at += r.length;
   }
   return out;
+}
+
+/**
+ * Stream [offset, offset+length) of `src` through one reused buffer of
+ * `chunkSize` bytes: each yielded chunk is valid only until the next step.
+ * For copy and hash loops, where a fresh buffer per chunk would only feed
+ * the garbage collector.
+ */
+export async function* streamReused(src: ByteSource, offset: number, length: number, chunkSize = 256 * 1024): AsyncGenerator<Uint8Array> {
+  if (!src.readInto) {
+    yield* src.stream(offset, length, chunkSize);
+    return;
+  }
+  const buffer = new Uint8Array(Math.min(chunkSize, Math.max(length, 1)));
+  for (let at = 0; at < length; at += buffer.length) {
+    const view = buffer.subarray(0, Math.min(buffer.length, length - at));
+    await src.readInto(offset + at, view);
+    yield view;
+  }
 }

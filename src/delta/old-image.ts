@@ -11,7 +11,7 @@ import { openImageArchive } from '../image/archive.js';
 import { hashStream, type HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import type { OldBlob } from '../format/container.js';
-import { layerSource } from './layers.js';
+import { layerSource, streamReused } from './layers.js';
 
 export interface OldImage {
   readonly imageId: string;
@@ -43,7 +43,7 @@ export async function archiveOldImage(src: ByteSource, hasher: HasherFactory): P
       const i = archive.layers.findIndex((l) => l.diffId === need.diffId);
       if (i < 0) throw new PatcherError(ErrorCode.WrongImage, `old image lacks layer ${need.diffId}`);
       const source = await layerSource(src, archive, i, hasher);
-      const digest = await hashStream(hasher, source.stream());
+      const digest = await hashStream(hasher, streamReused(source, 0, source.size));
       if (digest !== need.diffId || source.size !== need.size) {
         throw new PatcherError(ErrorCode.DigestMismatch, `old image layer ${need.diffId} is damaged (content hashes to ${digest})`);
       }

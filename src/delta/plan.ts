@@ -169,7 +169,7 @@ function addChanged(out: WindowBuilder, start: number, end: number, ref: OldRang
   // with a margin on both sides for content that moved.
   out.close();
   const chunk = out.windowSize;
-  const margin = chunk >> 3;
+  const margin = Math.max(chunk >> 2, 1 << 20);
   for (let at = 0; at < length; at += chunk) {
     const n = Math.min(chunk, length - at);
     if (ref) {

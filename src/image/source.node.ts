@@ -41,8 +41,13 @@ export async function fileSource(path: string): Promise<ByteSource> {
   const source: ByteSource = {
     size,
     async read(offset, length) {
-      checkRange(size, offset, length, path);
       const out = new Uint8Array(length);
+      await source.readInto!(offset, out);
+      return out;
+    },
+    async readInto(offset, out) {
+      const length = out.length;
+      checkRange(size, offset, length, path);
       for (let done = 0; done < length; ) {
         const { bytesRead } = await fh.read(out, done, length - done, offset + done);
         if (bytesRead === 0) {
@@ -50,7 +55,6 @@ export async function fileSource(path: string): Promise<ByteSource> {
         }
         done += bytesRead;
       }
-      return out;
     },
     stream(offset, length, chunkSize) {
       return streamByReads(source, offset, length, chunkSize);

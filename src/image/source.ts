@@ -27,6 +27,11 @@ export interface ByteSource {
    * one chunk at a time, so a slow consumer slows the reads.
    */
   stream(offset?: number, length?: number, chunkSize?: number): AsyncIterable<Uint8Array>;
+  /**
+   * Fill `target` with the bytes at `offset` (optional). Lets a copy loop
+   * reuse one buffer instead of allocating a chunk per read.
+   */
+  readInto?(offset: number, target: Uint8Array): Promise<void>;
   /** Release the underlying handle, if any. Safe to call twice. */
   close?(): Promise<void>;
 }

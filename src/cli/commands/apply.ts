@@ -13,8 +13,6 @@ import { FrameReader } from '../../format/frames.js';
 import { readHeader } from '../../delta/apply.js';
 import { fileSource, nodeHasher } from '../../image/source.node.js';
 import type { ByteSource } from '../../image/source.js';
-import { daemonOldImage } from '../../docker/old-image.js';
-import { loadWithFallback } from '../../docker/load.js';
 import { AtomicOutput, writeStdout } from '../io.js';
 import { contextOf, type CliContext } from '../program.js';
 import { formatBytes } from '../progress.js';
@@ -64,10 +62,13 @@ Examples:
     });
 }
 
-function oldImageInput(oldArg: string, options: ApplyCliOptions, dir: string): Promise<OldImageInput> | OldImageInput {
+// The daemon modules are imported only when used: a device applying from
+// an archive to a file loads less (apply's memory budget is tight).
+async function oldImageInput(oldArg: string, options: ApplyCliOptions, dir: string): Promise<OldImageInput> {
   const input = classifyImageArg(oldArg, 'OLD');
   if (input.kind === 'archive') return fileSource(input.path);
-  return daemonOldImage(dockerClient(options), input.ref, { tempDir: dir, hasher: nodeHasher });
+  const { daemonOldImage } = await import('../../docker/old-image.js');
+  return daemonOldImage(await dockerClient(options), input.ref, { tempDir: dir, hasher: nodeHasher });
 }
 
 /** The patch as a re-readable file: stdin is spooled into the temp dir (patches are small). */
@@ -98,7 +99,8 @@ async function runApply(ctx: CliContext, oldArg: string, newArg: string, patchPa
       return;
     }
     const header = await readHeader(new FrameReader(patch.stream()));
-    const client = dockerClient(options);
+    const { loadWithFallback } = await import('../../docker/load.js');
+    const client = await dockerClient(options);
     let result: Awaited<ReturnType<typeof applyPatch>> | undefined;
     const loaded = await loadWithFallback(client, {
       expectedId: header.new.imageId,

@@ -9,7 +9,6 @@ import { createPatch, DEFAULT_WINDOW_SIZE } from '../../delta/create.js';
 import { applyPatch } from '../../delta/apply.js';
 import { fileSource, nodeHasher } from '../../image/source.node.js';
 import type { ByteSource } from '../../image/source.js';
-import { saveImageToFile } from '../../docker/save.js';
 import { AtomicOutput, writeStdout } from '../io.js';
 import { contextOf, type CliContext } from '../program.js';
 import { formatBytes } from '../progress.js';
@@ -46,7 +45,7 @@ export function register(program: Command): void {
     .argument('<OLD>', 'the image the device has: a docker save / OCI archive, or an image ID, short ID or name:tag in the daemon')
     .argument('<NEW>', 'the image the device should get (same forms)')
     .argument('<PATCH>', "where to write the patch ('-' = stdout)")
-    .option('-w, --window <size>', `changed bytes diffed at a time; memory is about 9x this per worker (default ${DEFAULT_WINDOW_SIZE >> 20}M)`, parseSize, DEFAULT_WINDOW_SIZE)
+    .option('-w, --window <size>', `changed bytes diffed at a time; create needs about 10x this per worker, apply about 3x (default ${DEFAULT_WINDOW_SIZE >> 20}M)`, parseSize, DEFAULT_WINDOW_SIZE)
     .option('-j, --workers <n>', 'windows diffed in parallel (worker threads)', parseWorkers, 2)
     .option('--no-verify', 'skip applying the new patch to OLD to check it before writing it')
     .option('--json', 'print the summary as JSON on stdout');
@@ -79,7 +78,8 @@ async function openImage(ctx: CliContext, arg: string, label: string, options: C
   const input = classifyImageArg(arg, label);
   if (input.kind === 'archive') return fileSource(input.path);
   const path = join(dir, `${label.toLowerCase()}.tar`);
-  const client = dockerClient(options);
+  const client = await dockerClient(options);
+  const { saveImageToFile } = await import('../../docker/save.js');
   ctx.progress.phase(`saving ${label} ${input.ref} from the daemon`);
   let saved = 0;
   await saveImageToFile(client, input.ref, path, (n) => ctx.progress.update((saved += n)));

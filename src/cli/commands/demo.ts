@@ -8,8 +8,6 @@ import { createHash } from 'node:crypto';
 import { Command } from 'commander';
 import { createPatch } from '../../delta/create.js';
 import { applyPatch } from '../../delta/apply.js';
-import { buildDockerArchive } from '../../image/build.js';
-import { samplePair } from '../../image/sample.js';
 import { memorySource, type ByteSource } from '../../image/source.js';
 import { fileSource, nodeHasher } from '../../image/source.node.js';
 import { ErrorCode, PatcherError } from '../../errors.js';
@@ -31,6 +29,9 @@ export function register(program: Command): void {
       if (oldPath && newPath) {
         [old, neu] = [await fileSource(oldPath), await fileSource(newPath)];
       } else {
+        // Loaded here only: the builder pulls in tar-stream, which no other command needs.
+        const { buildDockerArchive } = await import('../../image/build.js');
+        const { samplePair } = await import('../../image/sample.js');
         const pair = samplePair();
         old = memorySource(await buildDockerArchive(pair.old, { hasher: nodeHasher }));
         neu = memorySource(await buildDockerArchive(pair.new, { hasher: nodeHasher }));
