@@ -94,16 +94,16 @@ export async function roundTrip(old: Uint8Array, neu: Uint8Array, options: Parti
 }
 
 /** Run `fn`, expecting a PatcherError with `code` and a one-line message; returns the error. */
-export async function expectPatcherError(fn: () => Promise<unknown>, code: string): Promise<PatcherError> {
+export async function expectPatcherError(fn: () => Promise<unknown>, code: string, what = ''): Promise<PatcherError> {
   let caught: unknown;
   try {
     await fn();
   } catch (err) {
     caught = err;
   }
-  expect(caught, 'expected a PatcherError, got success').toBeDefined();
+  expect(caught, `${what}: expected a PatcherError, got success`).toBeDefined();
   if (!(caught instanceof PatcherError)) throw caught;
-  expect(caught.code, caught.message).toBe(code);
+  expect(caught.code, `${what}: ${caught.message}`).toBe(code);
   expect(caught.message).not.toMatch(/\n/);
   expect(caught.message.length).toBeGreaterThan(0);
   return caught;
@@ -127,4 +127,28 @@ export function watchedSource(bytes: Uint8Array, refuse = false): ByteSource & {
     },
   };
   return source;
+}
+
+/** Where each frame of a patch sits: magic (8 bytes), then type(1) length(u32 LE) payload crc32(4). */
+export interface FrameAt {
+  offset: number;
+  type: number;
+  length: number;
+  payload: Uint8Array;
+}
+
+export function walkFrames(patch: Uint8Array): FrameAt[] {
+  const frames: FrameAt[] = [];
+  const view = new DataView(patch.buffer, patch.byteOffset, patch.length);
+  for (let at = 8; at < patch.length; ) {
+    const length = view.getUint32(at + 1, true);
+    frames.push({ offset: at, type: patch[at], length, payload: patch.subarray(at + 5, at + 5 + length) });
+    at += 9 + length;
+  }
+  return frames;
+}
+
+/** `patch` with frame `frame` replaced by `replacement` (a whole encoded frame). */
+export function replaceFrame(patch: Uint8Array, frame: FrameAt, replacement: Uint8Array): Uint8Array {
+  return concat([patch.subarray(0, frame.offset), replacement, patch.subarray(frame.offset + 9 + frame.length)]);
 }
