@@ -17,12 +17,13 @@ export async function inspectPatch(patch: AsyncIterable<Uint8Array>): Promise<Pa
     let ended = false;
     const codec = new EntryCodec();
     for (let frame = await frames.next(); frame; frame = await frames.next()) {
+      if (ended) throw badPatch('data after the end record');
       if (frame.type === FrameType.Entry) {
         const { record } = codec.decode(frame.payload);
         entries.push({ name: record.name, kind: record.kind, size: record.size, patchBytes: frame.size, diffId: record.diffId });
       } else if (frame.type === FrameType.End) {
         ended = true;
-      } else if (entries.length > 0 && !ended) {
+      } else if (entries.length > 0) {
         entries[entries.length - 1].patchBytes += frame.size;
       } else {
         throw badPatch('data frame outside an entry');
