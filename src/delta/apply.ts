@@ -189,10 +189,10 @@ async function writeWindow(payload: Uint8Array, room: number, header: PatchHeade
   const w = decodeWindow(payload, header.old.blobs.length, { maxDiffBytes: 2 * header.windowSize + (1 << 20), maxRefBytes: 8 * header.windowSize + (1 << 20) });
   const size = w.pieces.reduce((n, p) => n + p.length, 0);
   if (size > room) throw badPatch('window runs past its entry');
-  const reference = await gather(w.refs.map((r) => ({ source: blobAt(blobs, r.blob), offset: r.offset, length: r.length })));
   const diffBytes = w.delta.diff.length + w.delta.extra.length;
   // The core copies reference and delta in; nothing here keeps them after this call.
-  const made = core.patchChunks(reference, w.delta, diffBytes, OUT_CHUNK);
+  const refs = w.refs.map((r) => ({ source: blobAt(blobs, r.blob), offset: r.offset, length: r.length }));
+  const made = core.patchChunks(await gather(refs), w.delta, diffBytes, OUT_CHUNK);
   w.delta = { ctrl: new Int32Array(0), diff: new Uint8Array(0), extra: new Uint8Array(0) };
   let pending: Uint8Array = new Uint8Array(0);
   for (const p of w.pieces) {

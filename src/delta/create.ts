@@ -11,7 +11,7 @@
  *
  * Memory: the indexes and plans (a few hundred bytes per file), plus per
  * window in flight its reference and new bytes, plus each worker's core
- * (about 5x reference + 3x window): with the default 2 MiB windows and two
+ * (about 5x reference + 3x window): with the default 1 MiB windows and two
  * workers, about 200 MiB in all (most of it Node itself and the indexes).
  */
 import { ErrorCode, PatcherError, badImage } from '../errors.js';
@@ -29,7 +29,7 @@ import { planLayer, type PlannedWindow } from './plan.js';
 import { progressReporter, type Report } from './progress.js';
 import type { ByteSink, CreateOptions, EntrySummary, PatchSummary } from './types.js';
 
-export const DEFAULT_WINDOW_SIZE = 2 * 1024 * 1024;
+export const DEFAULT_WINDOW_SIZE = 1024 * 1024;
 export const MIN_WINDOW_SIZE = 64 * 1024;
 export const MAX_WINDOW_SIZE = 256 * 1024 * 1024;
 /** Literal data goes in frames of at most this many bytes (before deflate). */

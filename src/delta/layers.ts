@@ -51,7 +51,9 @@ export async function gather(ranges: Array<{ source: ByteSource; offset: number;
   const out = new Uint8Array(total);
   let at = 0;
   for (const r of ranges) {
-    out.set(await r.source.read(r.offset, r.length), at);
+    const target = out.subarray(at, at + r.length);
+    if (r.source.readInto) await r.source.readInto(r.offset, target);
+    else target.set(await r.source.read(r.offset, r.length));
     at += r.length;
   }
   return out;
