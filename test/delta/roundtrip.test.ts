@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspectPatch } from '../../src/delta/inspect.js';
+import { DEFAULT_WINDOW_SIZE } from '../../src/delta/create.js';
 import { applyPatch } from '../../src/delta/apply.js';
 import { openImageArchive } from '../../src/image/archive.js';
 import { indexTar } from '../../src/image/tar.js';
@@ -144,7 +145,7 @@ describe('options and feeding', () => {
 
   it.each([64 * 1024, 1 << 20, undefined])('window size %s round-trips', async (windowSize) => {
     const { summary } = await roundTrip(old, neu, { windowSize, workers: 2 });
-    expect(summary.windowSize).toBe(windowSize ?? 8 << 20);
+    expect(summary.windowSize).toBe(windowSize ?? DEFAULT_WINDOW_SIZE);
   });
 
   it('one worker and three workers make the same patch', async () => {
