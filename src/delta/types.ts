@@ -27,7 +27,7 @@ export interface CreateOptions {
    * about 5x its reference plus 3x its new bytes of WASM memory, per worker
    * (1 MiB: about 10 MiB a worker), and apply holds about 3x a window.
    * References are the old versions of the same files, so window size
-   * barely moves patch size (nginx pair: 1 to 8 MiB within 0.2%); smaller
+   * barely moves patch size (nginx pair: 1 to 8 MiB within 0.6%); smaller
    * windows spread over more workers and keep apply small on devices
    * (nginx pair: apply peak RSS ~92 MB at 1 MiB, ~96 MB at 2 MiB). Default
    * 1 MiB; 64 KiB to 256 MiB.
