@@ -52,23 +52,55 @@ export function windowOutputSize(w: Pick<WindowData, 'pieces'>): number {
   return w.pieces.reduce((n, p) => n + p.length, 0);
 }
 
+/**
+ * Layout numbers (offsets and lengths in layers that may exceed 4 GiB) are
+ * LEB128 up to 2^53: the same bytes as varint.ts's u32 varints below 2^32.
+ */
+function putWide(out: VarintWriter, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`window layout value out of range: ${value}`);
+  const bytes = new Uint8Array(8);
+  let n = 0;
+  for (let v = value; ; v = Math.floor(v / 0x80)) {
+    if (v < 0x80) {
+      bytes[n++] = v;
+      break;
+    }
+    bytes[n++] = (v % 0x80) | 0x80;
+  }
+  out.bytes(bytes.subarray(0, n));
+}
+
+function getWide(input: VarintReader): number {
+  let value = 0;
+  for (let shift = 0; shift < 56; shift += 7) {
+    if (input.pos >= input.bytes.length) throw badPatch(`${input.what} ends inside a number`);
+    const b = input.bytes[input.pos++];
+    value += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) {
+      if (value > Number.MAX_SAFE_INTEGER) break;
+      return value;
+    }
+  }
+  throw badPatch(`${input.what} holds an oversized number`);
+}
+
 export function encodeWindow(w: WindowData, level = 9): Uint8Array {
   const meta = new VarintWriter(64 + 8 * (w.refs.length + w.pieces.length));
-  meta.varint(w.refs.length);
+  putWide(meta, w.refs.length);
   let end = 0;
   for (const r of w.refs) {
-    meta.varint(r.blob);
-    meta.varint(zigzag(r.offset - end));
-    meta.varint(r.length);
+    putWide(meta, r.blob);
+    putWide(meta, zigzag(r.offset - end));
+    putWide(meta, r.length);
     end = r.offset + r.length;
   }
-  meta.varint(w.pieces.length);
+  putWide(meta, w.pieces.length);
   let copyEnd = 0;
   for (const p of w.pieces) {
-    meta.varint(p.length * 2 + (p.copy ? 1 : 0));
+    putWide(meta, p.length * 2 + (p.copy ? 1 : 0));
     if (!p.copy) continue;
-    meta.varint(p.blob);
-    meta.varint(zigzag(p.offset - copyEnd));
+    putWide(meta, p.blob);
+    putWide(meta, zigzag(p.offset - copyEnd));
     copyEnd = p.offset + p.length;
   }
   const out = new VarintWriter(1024);
@@ -111,33 +143,33 @@ export function decodeWindow(payload: Uint8Array, blobs: number, limits: WindowL
   const input = new VarintReader(payload, 'window');
   const meta = new VarintReader(getSection(input, 'layout', 64 * 1024 * 1024), 'window layout');
   const refs: OldRange[] = [];
-  const refCount = meta.varint();
+  const refCount = getWide(meta);
   if (refCount * 3 > meta.remaining) throw badPatch('window layout claims more references than it holds');
   let end = 0;
   let refBytes = 0;
   for (let i = 0; i < refCount; i++) {
-    const r = { blob: meta.varint(), offset: end + unzigzag(meta.varint()), length: meta.varint() };
+    const r = { blob: getWide(meta), offset: end + unzigzag(getWide(meta)), length: getWide(meta) };
     if (r.blob >= blobs || r.offset < 0) throw badPatch(`window reference ${i} is out of range`);
     refBytes += r.length;
     end = r.offset + r.length;
     refs.push(r);
   }
   if (refBytes > limits.maxRefBytes) throw badPatch(`window reference of ${refBytes} bytes exceeds ${limits.maxRefBytes}`);
-  const pieceCount = meta.varint();
+  const pieceCount = getWide(meta);
   if (pieceCount > meta.remaining) throw badPatch('window layout claims more pieces than it holds');
   const pieces: Piece[] = [];
   let copyEnd = 0;
   let diffBytes = 0;
   for (let i = 0; i < pieceCount; i++) {
-    const tag = meta.varint();
+    const tag = getWide(meta);
     const length = Math.floor(tag / 2);
     if (tag % 2 === 0) {
       diffBytes += length;
       pieces.push({ copy: false, length });
       continue;
     }
-    const blob = meta.varint();
-    const offset = copyEnd + unzigzag(meta.varint());
+    const blob = getWide(meta);
+    const offset = copyEnd + unzigzag(getWide(meta));
     if (blob >= blobs || offset < 0) throw badPatch(`window copy ${i} is out of range`);
     copyEnd = offset + length;
     pieces.push({ copy: true, blob, offset, length });
