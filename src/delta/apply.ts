@@ -189,6 +189,11 @@ async function writeWindow(payload: Uint8Array, room: number, header: PatchHeade
   const w = decodeWindow(payload, header.old.blobs.length, { maxDiffBytes: 2 * header.windowSize + (1 << 20), maxRefBytes: 8 * header.windowSize + (1 << 20) });
   const size = w.pieces.reduce((n, p) => n + p.length, 0);
   if (size > room) throw badPatch('window runs past its entry');
+  for (const r of [...w.refs, ...w.pieces]) {
+    if ('blob' in r && r.offset + r.length > header.old.blobs[r.blob].size) {
+      throw badPatch(`window reads old layer ${r.blob} at ${r.offset}+${r.length}, past its ${header.old.blobs[r.blob].size} bytes`);
+    }
+  }
   const diffBytes = w.delta.diff.length + w.delta.extra.length;
   // The core copies reference and delta in; nothing here keeps them after this call.
   const refs = w.refs.map((r) => ({ source: blobAt(blobs, r.blob), offset: r.offset, length: r.length }));
