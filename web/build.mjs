@@ -6,7 +6,6 @@
 //   any X.node.ts with an X.browser.ts next to it -> X.browser.ts
 //     (src/core/load.node.ts: fetch diffcore.wasm; src/delta/runner.node.ts:
 //     diff windows on the worker's own thread)
-//   src/format/checksum.ts -> web/shims/checksum.ts (node:crypto, Buffer)
 // and the build FAILS if any Node built-in (node:* or a bare 'fs', 'crypto'…)
 // is still reachable, printing the import chain that pulls it in.
 import { existsSync } from 'node:fs';
@@ -22,7 +21,7 @@ const outDir = resolve(webDir, 'dist');
 const wasmFile = resolve(repoDir, 'build/diffcore.wasm');
 
 /** Files replaced in the browser bundle besides the X.node.ts -> X.browser.ts rule: original -> replacement. */
-const SWAPS = new Map([[resolve(repoDir, 'src/format/checksum.ts'), resolve(webDir, 'shims/checksum.ts')]]);
+const SWAPS = new Map();
 
 /** The browser replacement for a resolved source file, or undefined. */
 function browserSwap(file) {
