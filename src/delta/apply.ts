@@ -18,7 +18,7 @@ import type { Hasher } from '../image/hash.js';
 import { paddingSize } from '../image/tar-header.js';
 import type { ByteSource } from '../image/source.js';
 import { FrameReader, FrameType, frameName, type Frame } from '../format/frames.js';
-import { EntryCodec, checkHeader, decodeJson, fromHex, unpack, type EndRecord, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
+import { EntryCodec, LiteralCodec, checkHeader, decodeJson, fromHex, unpack, type EndRecord, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
 import { decodeWindow } from '../format/window.js';
 import { gather, streamReused } from './layers.js';
 import { openOldImage, type OldImage, type OldImageInput } from './old-image.js';
@@ -89,7 +89,7 @@ export async function applyPatch(old: OldImageInput, patch: AsyncIterable<Uint8A
     const blobs = await fetchBlobs(header, oldImage, needed, report);
     const out = new Output(sink, options, report, header.new.archiveSize);
     const core = await loadCore();
-    await rebuildEntries(frames, header, blobs, core, out, !!options.omitReused);
+    await rebuildEntries({ frames, header, blobs, core, out, literals: new LiteralCodec() }, !!options.omitReused);
     if (!options.omitReused) {
       const digest = out.archiveDigest();
       if (digest !== header.new.archiveSha256) {
@@ -121,13 +121,24 @@ async function fetchBlobs(header: PatchHeader, old: OldImage, needed: OldBlob[],
   return out;
 }
 
+/** What rebuilding the entries needs, passed down as one. */
+interface Rebuild {
+  frames: FrameReader;
+  header: PatchHeader;
+  blobs: Array<ByteSource | undefined>;
+  core: DiffCore;
+  out: Output;
+  literals: LiteralCodec;
+}
+
 function blobAt(blobs: Array<ByteSource | undefined>, i: number): ByteSource {
   const b = blobs[i];
   if (!b) throw badPatch(`refers to old layer ${i}, which its header did not ask for`);
   return b;
 }
 
-async function rebuildEntries(frames: FrameReader, header: PatchHeader, blobs: Array<ByteSource | undefined>, core: DiffCore, out: Output, omitReused: boolean): Promise<void> {
+async function rebuildEntries(r: Rebuild, omitReused: boolean): Promise<void> {
+  const { frames, header, out } = r;
   let frame = await frames.next();
   let count = 0;
   const codec = new EntryCodec();
@@ -136,7 +147,7 @@ async function rebuildEntries(frames: FrameReader, header: PatchHeader, blobs: A
     const skip = omitReused && record.partialSkip === true;
     await out.write(tarHeader, skip);
     out.beginEntry();
-    frame = await rebuildData(frames, record, header, blobs, core, out, skip);
+    frame = await rebuildData(r, record, skip);
     out.endEntry(record.name, record.sha256, skip && record.kind === 'reuse');
     const padding = record.padding !== undefined ? fromHex(record.padding, 'padding') : new Uint8Array(paddingSize(record.size));
     if (padding.length !== paddingSize(record.size)) throw badPatch(`entry ${record.name} has padding of the wrong length`);
@@ -152,8 +163,8 @@ async function rebuildEntries(frames: FrameReader, header: PatchHeader, blobs: A
 }
 
 /** Write one entry's data; returns the first frame after it. */
-async function rebuildData(frames: FrameReader, record: EntryRecord, header: PatchHeader, blobs: Array<ByteSource | undefined>,
-  core: DiffCore, out: Output, skip: boolean): Promise<Frame | null> {
+async function rebuildData(r: Rebuild, record: EntryRecord, skip: boolean): Promise<Frame | null> {
+  const { frames, header, blobs, out } = r;
   if (record.kind === 'reuse') {
     const blob = header.old.blobs[record.blob ?? -1];
     if (!blob || blob.size !== record.size) throw badPatch(`entry ${record.name} reuses an unknown old layer`);
@@ -164,28 +175,21 @@ async function rebuildData(frames: FrameReader, record: EntryRecord, header: Pat
   let frame = await frames.next();
   const wanted = record.kind === 'literal' ? FrameType.Literal : record.kind === 'delta' ? FrameType.Window : undefined;
   while (frame && frame.type === wanted && made < record.size) {
-    made += wanted === FrameType.Literal
-      ? await writeLiteral(frame.payload, record.size - made, out, skip)
-      : await writeWindow(frame.payload, record.size - made, header, blobs, core, out, skip);
+    if (wanted === FrameType.Literal) {
+      const data = r.literals.decode(frame.payload, record.size - made);
+      await out.write(data, skip);
+      made += data.length;
+    } else {
+      made += await writeWindow(r, frame.payload, record.size - made, skip);
+    }
     frame = await frames.next();
   }
   if (made !== record.size) throw badPatch(`entry ${record.name}: rebuilt ${made} of ${record.size} bytes`);
   return frame;
 }
 
-async function writeLiteral(payload: Uint8Array, room: number, out: Output, skip: boolean): Promise<number> {
-  if (payload.length < 5) throw badPatch('literal frame truncated');
-  const size = new DataView(payload.buffer, payload.byteOffset, 5).getUint32(1, true);
-  if (size > room) throw badPatch('literal frame runs past its entry');
-  const body = payload.subarray(5);
-  const data = payload[0] === 1 ? unpack(body, size, 'literal frame') : body;
-  if (payload[0] > 1 || data.length !== size) throw badPatch('literal frame has a bad method or length');
-  await out.write(data, skip);
-  return size;
-}
-
-async function writeWindow(payload: Uint8Array, room: number, header: PatchHeader, blobs: Array<ByteSource | undefined>,
-  core: DiffCore, out: Output, skip: boolean): Promise<number> {
+async function writeWindow(r: Rebuild, payload: Uint8Array, room: number, skip: boolean): Promise<number> {
+  const { header, blobs, core, out } = r;
   const w = decodeWindow(payload, header.old.blobs.length, { maxDiffBytes: 2 * header.windowSize + (1 << 20), maxRefBytes: 8 * header.windowSize + (1 << 20) });
   const size = w.pieces.reduce((n, p) => n + p.length, 0);
   if (size > room) throw badPatch('window runs past its entry');
@@ -196,7 +200,7 @@ async function writeWindow(payload: Uint8Array, room: number, header: PatchHeade
   }
   const diffBytes = w.delta.diff.length + w.delta.extra.length;
   // The core copies reference and delta in; nothing here keeps them after this call.
-  const refs = w.refs.map((r) => ({ source: blobAt(blobs, r.blob), offset: r.offset, length: r.length }));
+  const refs = w.refs.map((ref) => ({ source: blobAt(blobs, ref.blob), offset: ref.offset, length: ref.length }));
   const made = core.patchChunks(await gather(refs), w.delta, diffBytes, OUT_CHUNK);
   w.delta = { ctrl: new Int32Array(0), diff: new Uint8Array(0), extra: new Uint8Array(0) };
   let pending: Uint8Array = new Uint8Array(0);

@@ -20,7 +20,7 @@ import { hashBytes, hashStream, type HasherFactory } from '../image/hash.js';
 import { ImageFileMap, indexLayer, type LayerIndex } from '../image/layer-index.js';
 import type { ByteSource } from '../image/source.js';
 import { FORMAT_VERSION, FrameType, encodeFrame, encodeMagic } from '../format/frames.js';
-import { EntryCodec, encodeJson, pack, toHex, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
+import { EntryCodec, LiteralCodec, encodeJson, pack, toHex, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
 import type { Piece } from '../format/window.js';
 import { createRunner } from './runner.node.js';
 import type { DiffRunner } from './diff-job.js';
@@ -186,6 +186,7 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
   const runner = await createRunner(workers);
   const entries: EntrySummary[] = [];
   const codec = new EntryCodec();
+  const literals = new LiteralCodec();
   const totalDiff = [...plans.values()].reduce((n, p) => n + (p.kind === 'delta' ? p.size : 0), 0);
   const diffProgress = { done: 0, total: totalDiff };
   try {
@@ -211,7 +212,7 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
         await emit(encodeFrame(FrameType.Entry, codec.encode(record, entry.header)));
         for (let at = 0; at < entry.size; at += LITERAL_CHUNK) {
           const n = Math.min(LITERAL_CHUNK, entry.size - at);
-          await emit(encodeFrame(FrameType.Literal, encodeLiteral(await newSrc.read(entry.dataOffset + at, n))));
+          await emit(encodeFrame(FrameType.Literal, literals.encode(await newSrc.read(entry.dataOffset + at, n))));
         }
       } else {
         record.sha256 = hashBytes(hasher, new Uint8Array(0));
@@ -233,18 +234,6 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
     windowSize,
     entries,
   };
-}
-
-/** LITERAL payload: u8 method (0 stored, 1 deflate), u32 raw length, bytes. */
-export function encodeLiteral(data: Uint8Array): Uint8Array {
-  const packed = pack(data);
-  const deflated = packed.length < data.length;
-  const body = deflated ? packed : data;
-  const out = new Uint8Array(5 + body.length);
-  out[0] = deflated ? 1 : 0;
-  new DataView(out.buffer).setUint32(1, data.length, true);
-  out.set(body, 5);
-  return out;
 }
 
 /** Diff a layer's windows, `workers` at a time (one more queued), and write them in order. */

@@ -130,6 +130,52 @@ export class EntryCodec {
   }
 }
 
+/**
+ * LITERAL payloads: u8 method (0 stored, 1 deflate), u32 raw length, bytes.
+ * Deflated with the last 32 KiB of literal data before it as the
+ * dictionary: an image's small JSON files (config, v1 layer configs,
+ * manifest) repeat each other's keys and values. Stateful like EntryCodec.
+ */
+export class LiteralCodec {
+  #history: Uint8Array = new Uint8Array(0);
+
+  #remember(data: Uint8Array): void {
+    const keep = Math.min(DICTIONARY_SIZE, this.#history.length + data.length);
+    const next = new Uint8Array(keep);
+    const fromData = Math.min(keep, data.length);
+    next.set(this.#history.subarray(this.#history.length - (keep - fromData)), 0);
+    next.set(data.subarray(data.length - fromData), keep - fromData);
+    this.#history = next;
+  }
+
+  encode(data: Uint8Array): Uint8Array {
+    const packed = deflateSync(data, { level: 9, dictionary: this.#history });
+    this.#remember(data);
+    const deflated = packed.length < data.length;
+    const body = deflated ? packed : data;
+    const out = new Uint8Array(5 + body.length);
+    out[0] = deflated ? 1 : 0;
+    new DataView(out.buffer).setUint32(1, data.length, true);
+    out.set(body, 5);
+    return out;
+  }
+
+  /** Decode, refusing more than `room` bytes. */
+  decode(payload: Uint8Array, room: number): Uint8Array {
+    if (payload.length < 5 || payload[0] > 1) throw badPatch('literal frame truncated or of an unknown method');
+    const size = new DataView(payload.buffer, payload.byteOffset, 5).getUint32(1, true);
+    if (size > room) throw badPatch('literal frame runs past its entry');
+    const body = payload.subarray(5);
+    const data = payload[0] === 1 ? unpack(body, size, 'literal frame', this.#history) : body;
+    if (data.length !== size) throw badPatch('literal frame has the wrong length');
+    this.#remember(data);
+    return data;
+  }
+}
+
+/** deflate's window: older history could not be referenced anyway. */
+const DICTIONARY_SIZE = 32 * 1024;
+
 /** An entry's tar header blocks plus JSON stay far below this. */
 const MAX_ENTRY_RECORD = 16 * 1024 * 1024;
 
