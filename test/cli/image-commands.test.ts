@@ -4,8 +4,8 @@
  * and bad inputs: a non-zero exit, exactly one `docker-patcher: ` line on
  * stderr, no stack trace, and no output or temp file left behind.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, ensureBuilt, listDir, scratchDir } from './helpers.js';
 import { buildDockerArchive, buildOciArchive, samplePair, sharedLayerPair } from '../fixtures/images.js';
@@ -22,6 +22,8 @@ let patchPath: string;
 let neu: Buffer;
 let oldId: string;
 let newId: string;
+const cleanup: string[] = [];
+afterAll(() => cleanup.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /** One line on stderr, prefixed with the program name, no stack trace. */
 function expectOneLine(stderr: string, pattern?: RegExp): void {
@@ -35,6 +37,7 @@ function expectOneLine(stderr: string, pattern?: RegExp): void {
 beforeAll(async () => {
   ensureBuilt();
   dir = scratchDir();
+  cleanup.push(dir);
   const pair = samplePair();
   oldTar = join(dir, 'old.tar');
   newTar = join(dir, 'new.tar');
@@ -109,6 +112,7 @@ describe('apply -o', () => {
 
   it('round-trips the real small pair, OCI archives too', async () => {
     const pair = unpackPair(SMALL.file);
+    cleanup.push(pair);
     const [o, n, p, out] = [join(pair, SMALL.old.name), join(pair, SMALL.new.name), join(pair, 'p'), join(pair, 'out.tar')];
     expect(cli(['-q', 'create', o, n, p]).status).toBe(0);
     const r = cli(['-q', 'apply', o, SMALL.new.id, p, '-o', out]);
@@ -155,6 +159,7 @@ describe('bad inputs leave nothing behind', () => {
   /** Run in a fresh dir holding the fixtures; the dir (and the temp dir) must be unchanged afterwards. */
   function expectFailure(args: string[], status: number, pattern: RegExp, input?: Uint8Array): string {
     const work = scratchDir();
+    cleanup.push(work);
     writeFileSync(join(work, 'old.tar'), readFileSync(oldTar));
     writeFileSync(join(work, 'new.tar'), neu);
     writeFileSync(join(work, 'patch'), readFileSync(patchPath));
