@@ -16,6 +16,14 @@
 // the classic loop quadratic: past this length we skip ahead instead.
 @inline const SKIP_AFTER: i32 = 256;
 
+// How many more matching bytes a new match must have than the current
+// alignment gives before a triple is cut for it (bsdiff uses 8). Lower cuts
+// more triples and leaves fewer nonzero diff bytes. Measured, deflated
+// patch bytes for 4 / 6 / 8 / 12: esbuild 0.24.0 -> 0.24.2 (Go binary)
+// 283,512 / 283,766 / 296,132 / 297,656; nginx pair's changed files (C)
+// 662,344 / 642,226 / 639,406 / 638,610. 6 is the best compromise.
+@inline const MATCH_GAIN: i32 = 6;
+
 let old: usize = 0;
 let oldSize: i32 = 0;
 let sa: usize = 0;
@@ -167,7 +175,7 @@ function findNext(): bool {
   for (; scan < newSize; scan++) {
     len = search(scan);
     for (; scsc < scan + len; scsc++) if (sameAt(scsc, scsc + lastOffset)) oldScore++;
-    if ((len == oldScore && len != 0) || len > oldScore + 8) break;
+    if ((len == oldScore && len != 0) || len > oldScore + MATCH_GAIN) break;
     if (sameAt(scan, scan + lastOffset)) oldScore--;
     if (len > SKIP_AFTER) {
       const stop = scan + len - SKIP_AFTER;

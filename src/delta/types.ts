@@ -7,7 +7,11 @@
 import type { HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 
-/** Receives output bytes in order; the returned promise is the backpressure. */
+/**
+ * Receives output bytes in order; the returned promise is the backpressure.
+ * A chunk is only valid during the call (apply reuses its buffers): copy it
+ * to keep it.
+ */
 export type ByteSink = (chunk: Uint8Array) => Promise<void> | void;
 
 export type Phase = 'index' | 'plan' | 'diff' | 'read-old' | 'rebuild' | 'verify' | 'load';
