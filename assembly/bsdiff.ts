@@ -167,7 +167,7 @@ export function diffRun(ctrl: usize, cap: i32): i32 {
 /**
  * Advance `scan` to the next place worth a new triple: a match that either
  * equals what the current alignment already gives (then it is skipped over)
- * or beats it by more than 8 bytes. Returns true when a triple should be cut.
+ * or beats it by more than MATCH_GAIN bytes. Returns true when a triple should be cut.
  */
 function findNext(): bool {
   let oldScore = 0;
