@@ -89,11 +89,11 @@ export async function applyPatch(old: OldImageInput, patch: AsyncIterable<Uint8A
     const blobs = await fetchBlobs(header, oldImage, needed, report);
     const out = new Output(sink, options, report, header.new.archiveSize);
     const core = await loadCore();
-    await rebuildEntries({ frames, header, blobs, core, out, literals: new LiteralCodec() }, !!options.omitReused);
+    const end = await rebuildEntries({ frames, header, blobs, core, out, literals: new LiteralCodec() }, !!options.omitReused);
     if (!options.omitReused) {
       const digest = out.archiveDigest();
-      if (digest !== header.new.archiveSha256) {
-        throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt archive does not match: ${digest}, patch promised ${header.new.archiveSha256}`);
+      if (digest !== end.archiveSha256) {
+        throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt archive does not match: ${digest}, patch promised ${end.archiveSha256}`);
       }
     }
     return { newImageId: header.new.imageId, tags: header.new.tags, bytesWritten: out.written, partial: !!options.omitReused };
@@ -137,7 +137,7 @@ function blobAt(blobs: Array<ByteSource | undefined>, i: number): ByteSource {
   return b;
 }
 
-async function rebuildEntries(r: Rebuild, omitReused: boolean): Promise<void> {
+async function rebuildEntries(r: Rebuild, omitReused: boolean): Promise<EndRecord> {
   const { frames, header, out } = r;
   let frame = await frames.next();
   let count = 0;
@@ -160,6 +160,7 @@ async function rebuildEntries(r: Rebuild, omitReused: boolean): Promise<void> {
   const end = decodeJson<EndRecord>(frame.payload, 'end record');
   await out.write(unpack(fromHex(end.trailer, 'trailer'), end.trailerSize, 'trailer'));
   if (await frames.next()) throw badPatch('data after the end record');
+  return end;
 }
 
 /** Write one entry's data; returns the first frame after it. */

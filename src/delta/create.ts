@@ -20,11 +20,11 @@ import { hashBytes, hashStream, type HasherFactory } from '../image/hash.js';
 import { ImageFileMap, indexLayer, type LayerIndex } from '../image/layer-index.js';
 import type { ByteSource } from '../image/source.js';
 import { FORMAT_VERSION, FrameType, encodeFrame, encodeMagic } from '../format/frames.js';
-import { EntryCodec, LiteralCodec, encodeJson, pack, toHex, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
+import { EntryCodec, LiteralCodec, encodeJson, pack, toHex, type EndRecord, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
 import type { Piece } from '../format/window.js';
 import { createRunner } from './runner.node.js';
 import type { DiffRunner } from './diff-job.js';
-import { gather, layerSource } from './layers.js';
+import { gather, layerSource, streamReused } from './layers.js';
 import { planLayer, type PlannedWindow } from './plan.js';
 import { progressReporter, type Report } from './progress.js';
 import type { ByteSink, CreateOptions, EntrySummary, PatchSummary } from './types.js';
@@ -60,6 +60,14 @@ async function indexChecked(source: ByteSource, diffId: string, what: string, ha
   return index;
 }
 
+/** Hash each old layer against its diff_id (run while the windows are diffed). */
+async function verifyOldLayers(old: OldImage, hasher: HasherFactory): Promise<void> {
+  for (let i = 0; i < old.blobs.length; i++) {
+    const digest = await hashStream(hasher, streamReused(old.sources[i], 0, old.sources[i].size));
+    if (digest !== old.blobs[i].diffId) throw badImage(`old image layer ${old.blobs[i].diffId}: content hashes to ${digest}`);
+  }
+}
+
 async function readOldImage(src: ByteSource, hasher: HasherFactory, report: Report): Promise<OldImage> {
   const archive = await openImageArchive(src, { hasher });
   const blobs: OldBlob[] = [];
@@ -72,7 +80,8 @@ async function readOldImage(src: ByteSource, hasher: HasherFactory, report: Repo
     const layer = archive.layers[i];
     report('index', done, total, `old layer ${i + 1}/${archive.layers.length}`);
     const source = await layerSource(src, archive, i, hasher);
-    const index = await indexChecked(source, layer.diffId, `old image layer ${i + 1}`, hasher);
+    // Indexed now, hashed later by verifyOldLayers (off the critical path).
+    const index = await indexLayer(source.stream());
     indexes.push({ diffId: layer.diffId, index });
     if (!blobIndex.has(layer.diffId)) {
       blobIndex.set(layer.diffId, blobs.length);
@@ -161,7 +170,6 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
       tags: neu.tags,
       kind: neu.kind,
       archiveSize: newSrc.size,
-      archiveSha256: await hashStream(hasher, newSrc.stream()),
       entries: neu.entries.length,
       layers: neu.layers.map((l) => ({ diffId: l.diffId, size: l.storedSize })),
     },
@@ -184,6 +192,10 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
 
   const workers = Math.max(1, Math.floor(options.workers ?? 2));
   const runner = await createRunner(workers);
+  // While the workers diff, this thread hashes the new archive (for the end
+  // record) and checks the old layers against their diff_ids.
+  const background = Promise.all([hashStream(hasher, streamReused(newSrc, 0, newSrc.size)), verifyOldLayers(old, hasher)]);
+  background.catch(() => {}); // awaited below; no unhandled rejection meanwhile
   const entries: EntrySummary[] = [];
   const codec = new EntryCodec();
   const literals = new LiteralCodec();
@@ -220,7 +232,9 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
       }
       entries.push({ name: entry.name, kind: record.kind, size: entry.size, patchBytes: written - before, diffId: record.diffId });
     }
-    await emit(encodeFrame(FrameType.End, encodeJson({ trailer: toHex(pack(neu.end.trailer)), trailerSize: neu.end.trailer.length })));
+    const [archiveSha256] = await background;
+    const end: EndRecord = { trailer: toHex(pack(neu.end.trailer)), trailerSize: neu.end.trailer.length, archiveSha256 };
+    await emit(encodeFrame(FrameType.End, encodeJson(end)));
   } finally {
     await runner.close();
   }

@@ -2,13 +2,13 @@
  * The image patch's records, on top of frames.ts:
  *
  *   HEADER   JSON PatchHeader: both image IDs, the old blobs needed, the new
- *            archive's size and sha256, the new layers' diff_ids
+ *            archive's size, the new layers' diff_ids
  *   ENTRY    one per outer tar entry of the new archive, in order: its
  *            JSON EntryRecord and exact tar header bytes (EntryCodec);
  *            followed by its data frames: LITERAL (deflated chunks) for
  *            small files, WINDOW frames (window.ts) for a changed layer,
  *            none for a reused layer (taken whole from the old image)
- *   END      JSON EndRecord: the archive's trailing bytes
+ *   END      JSON EndRecord: the archive's trailing bytes and its sha256
  */
 import { deflateSync, inflateSync } from 'fflate';
 import { badPatch } from '../errors.js';
@@ -32,7 +32,6 @@ export interface PatchHeader {
     tags: string[];
     kind: string;
     archiveSize: number;
-    archiveSha256: string;
     entries: number;
     layers: Array<{ diffId: string; size: number }>;
   };
@@ -66,6 +65,11 @@ export interface EndRecord {
   /** The archive's end blocks (and anything after), hex of the deflated bytes. */
   trailer: string;
   trailerSize: number;
+  /**
+   * sha256 of the whole new archive. At the end, not in the header, so that
+   * create can hash the archive while the windows are being diffed.
+   */
+  archiveSha256: string;
 }
 
 const encoder = new TextEncoder();
