@@ -232,7 +232,10 @@ export class DockerClient {
       options.onMessage?.(message);
       const text = message.stream ?? '';
       const match = /^Loaded image(?: ID)?: (.+)$/m.exec(text);
-      if (match) loaded.push(match[1].trim());
+      // dockerd sends one line per reference; podman one line for all of
+      // them, comma-joined ("Loaded image: localhost/a:1,localhost/a:2").
+      // A reference never contains a comma.
+      if (match) loaded.push(...match[1].split(',').map((ref) => ref.trim()).filter(Boolean));
     });
     if (loaded.length === 0) {
       throw new PatcherError(ErrorCode.Docker, 'docker: image load failed: the daemon reported no image loaded');
