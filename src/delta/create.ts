@@ -15,7 +15,7 @@
  * workers, about 200 MiB in all (most of it Node itself and the indexes).
  */
 import { ErrorCode, PatcherError, badImage } from '../errors.js';
-import { openImageArchive, type ImageArchive } from '../image/archive.js';
+import { layerStoredDigest, openImageArchive, type ImageArchive } from '../image/archive.js';
 import { hashBytes, hashStream, type HasherFactory } from '../image/hash.js';
 import { ImageFileMap, indexLayer, type LayerIndex } from '../image/layer-index.js';
 import type { ByteSource } from '../image/source.js';
@@ -24,7 +24,7 @@ import { EntryCodec, LiteralCodec, encodeJson, pack, toHex, type EndRecord, type
 import type { Piece } from '../format/window.js';
 import { createRunner } from './runner.node.js';
 import type { DiffRunner } from './diff-job.js';
-import { gather, layerSource, streamReused } from './layers.js';
+import { gather, layerSource, sliceSource, streamReused } from './layers.js';
 import { planLayer, type PlannedWindow } from './plan.js';
 import { progressReporter, type Report } from './progress.js';
 import type { ByteSink, CreateOptions, EntrySummary, PatchSummary } from './types.js';
@@ -44,7 +44,7 @@ interface OldImage {
 }
 
 type LayerPlan =
-  | { kind: 'reuse'; blob: number; diffId: string; size: number }
+  | { kind: 'reuse'; blob: number; diffId: string; sha256: string; size: number }
   | { kind: 'delta'; diffId: string; size: number; source: ByteSource; windows: PlannedWindow[] };
 
 export function checkWindowSize(size: number): number {
@@ -63,9 +63,31 @@ async function indexChecked(source: ByteSource, diffId: string, what: string, ha
 /** Hash each old layer against its diff_id (run while the windows are diffed). */
 async function verifyOldLayers(old: OldImage, hasher: HasherFactory): Promise<void> {
   for (let i = 0; i < old.blobs.length; i++) {
+    const expected = old.blobs[i].stored ?? old.blobs[i].diffId;
     const digest = await hashStream(hasher, streamReused(old.sources[i], 0, old.sources[i].size));
-    if (digest !== old.blobs[i].diffId) throw badImage(`old image layer ${old.blobs[i].diffId}: content hashes to ${digest}`);
+    if (digest !== expected) throw badImage(`old image layer ${old.blobs[i].diffId}: content hashes to ${digest}, expected ${expected}`);
   }
+}
+
+/**
+ * A compressed new layer can only be rebuilt byte for byte from identical
+ * stored bytes: the old layer stored with the same digest, added as a blob
+ * of its stored bytes. Undefined when the old image has none.
+ */
+async function storedTwin(oldSrc: ByteSource, old: OldImage, newSrc: ByteSource, neu: ImageArchive, i: number, hasher: HasherFactory): Promise<number | undefined> {
+  const digest = await layerStoredDigest(newSrc, neu, i, hasher);
+  for (let j = 0; j < old.archive.layers.length; j++) {
+    const layer = old.archive.layers[j];
+    if (layer.storedSize !== neu.layers[i].storedSize || (await layerStoredDigest(oldSrc, old.archive, j, hasher)) !== digest) continue;
+    const key = `stored:${digest}`;
+    if (!old.blobIndex.has(key)) {
+      old.blobIndex.set(key, old.blobs.length);
+      old.blobs.push({ diffId: layer.diffId, stored: digest, size: layer.storedSize, whole: false, ranges: [] });
+      old.sources.push(sliceSource(oldSrc, layer.entry.dataOffset, layer.storedSize));
+    }
+    return old.blobIndex.get(key);
+  }
+  return undefined;
 }
 
 async function readOldImage(src: ByteSource, hasher: HasherFactory, report: Report): Promise<OldImage> {
@@ -93,17 +115,19 @@ async function readOldImage(src: ByteSource, hasher: HasherFactory, report: Repo
   return { archive, blobs, blobIndex, sources, fileMap: new ImageFileMap(indexes) };
 }
 
-async function planNewLayers(src: ByteSource, archive: ImageArchive, old: OldImage, windowSize: number, hasher: HasherFactory, report: Report): Promise<Map<number, LayerPlan>> {
+async function planNewLayers(oldSrc: ByteSource, src: ByteSource, archive: ImageArchive, old: OldImage, windowSize: number, hasher: HasherFactory, report: Report): Promise<Map<number, LayerPlan>> {
   const plans = new Map<number, LayerPlan>();
   for (let i = 0; i < archive.layers.length; i++) {
     const layer = archive.layers[i];
-    const blob = old.blobIndex.get(layer.diffId);
-    if (blob !== undefined && layer.compression === 'none') {
+    const blob = layer.compression === 'none' ? old.blobIndex.get(layer.diffId) : await storedTwin(oldSrc, old, src, archive, i, hasher);
+    if (blob !== undefined) {
       old.blobs[blob].whole = true;
-      plans.set(layer.entry.headerOffset, { kind: 'reuse', blob, diffId: layer.diffId, size: old.blobs[blob].size });
+      plans.set(layer.entry.headerOffset, { kind: 'reuse', blob, diffId: layer.diffId, sha256: old.blobs[blob].stored ?? layer.diffId, size: old.blobs[blob].size });
       continue;
     }
-    if (layer.compression !== 'none') continue; // carried literally (see README: compressed layers)
+    // A changed compressed layer is carried as it is stored (a LITERAL
+    // entry): recompressing a rebuilt tar would not give the same bytes.
+    if (layer.compression !== 'none') continue;
     report('plan', i, archive.layers.length, `new layer ${i + 1}/${archive.layers.length}`);
     const source = await layerSource(src, archive, i, hasher);
     const index = await indexChecked(source, layer.diffId, `new image layer ${i + 1}`, hasher);
@@ -160,7 +184,7 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
   const report = progressReporter(options.onProgress);
   const old = await readOldImage(oldSrc, hasher, report);
   const neu = await openImageArchive(newSrc, { hasher });
-  const plans = await planNewLayers(newSrc, neu, old, windowSize, hasher, report);
+  const plans = await planNewLayers(oldSrc, newSrc, neu, old, windowSize, hasher, report);
   const header: PatchHeader = {
     tool: 'docker-patcher',
     formatVersion: FORMAT_VERSION,
@@ -176,6 +200,7 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
     windowSize,
   };
   const skippable = sharedPrefixEntries(old.archive, neu);
+  const layerIds = new Map(neu.layers.map((l) => [l.entry.headerOffset, l.diffId]));
   // A layer reused outside the shared prefix is written even by apply with
   // omitReused: list it as a range so that apply still reads it.
   for (const layer of neu.layers) {
@@ -209,7 +234,7 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
       if (entry.padding) record.padding = toHex(entry.padding);
       if (skippable(entry.name)) record.partialSkip = true;
       if (plan?.kind === 'reuse') {
-        Object.assign(record, { kind: 'reuse', sha256: plan.diffId, blob: plan.blob, diffId: plan.diffId });
+        Object.assign(record, { kind: 'reuse', sha256: plan.sha256, blob: plan.blob, diffId: plan.diffId });
         await emit(encodeFrame(FrameType.Entry, codec.encode(record, entry.header)));
       } else if (plan?.kind === 'delta') {
         Object.assign(record, { kind: 'delta', sha256: plan.diffId, diffId: plan.diffId });
@@ -220,6 +245,7 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
         });
       } else if (entry.size > 0) {
         record.kind = 'literal';
+        record.diffId = layerIds.get(entry.headerOffset); // a compressed layer carried as stored
         record.sha256 = await hashStream(hasher, newSrc.stream(entry.dataOffset, entry.size));
         await emit(encodeFrame(FrameType.Entry, codec.encode(record, entry.header)));
         for (let at = 0; at < entry.size; at += LITERAL_CHUNK) {

@@ -11,7 +11,7 @@ import { openImageArchive } from '../image/archive.js';
 import { hashStream, type HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import type { OldBlob } from '../format/container.js';
-import { layerSource, streamReused } from './layers.js';
+import { layerSource, sliceSource, streamReused } from './layers.js';
 
 export interface OldImage {
   readonly imageId: string;
@@ -42,10 +42,13 @@ export async function archiveOldImage(src: ByteSource, hasher: HasherFactory): P
     async blob(need: OldBlob) {
       const i = archive.layers.findIndex((l) => l.diffId === need.diffId);
       if (i < 0) throw new PatcherError(ErrorCode.WrongImage, `old image lacks layer ${need.diffId}`);
-      const source = await layerSource(src, archive, i, hasher);
+      // A stored blob is the layer's bytes as the archive holds them (compressed).
+      const layer = archive.layers[i];
+      const source = need.stored ? sliceSource(src, layer.entry.dataOffset, layer.storedSize) : await layerSource(src, archive, i, hasher);
+      const expected = need.stored ?? need.diffId;
       const digest = await hashStream(hasher, streamReused(source, 0, source.size));
-      if (digest !== need.diffId || source.size !== need.size) {
-        throw new PatcherError(ErrorCode.DigestMismatch, `old image layer ${need.diffId} is damaged (content hashes to ${digest})`);
+      if (digest !== expected || source.size !== need.size) {
+        throw new PatcherError(ErrorCode.DigestMismatch, `old image layer ${need.diffId} is damaged or stored differently (hashes to ${digest}, expected ${expected})`);
       }
       return source;
     },

@@ -16,6 +16,12 @@ import { badPatch } from '../errors.js';
 export interface OldBlob {
   /** diff_id of the old layer (sha256 of its uncompressed tar). */
   diffId: string;
+  /**
+   * Set when the blob is the layer's stored (compressed) bytes rather than
+   * its uncompressed tar: their sha256. A compressed layer both images
+   * share is reused this way, byte for byte.
+   */
+  stored?: string;
   size: number;
   /** True when apply needs all of it (a reused layer); else only `ranges`. */
   whole: boolean;
@@ -188,7 +194,7 @@ export function checkHeader(h: PatchHeader): PatchHeader {
     h && h.tool === 'docker-patcher' && h.old && h.new && Array.isArray(h.old.blobs) &&
     typeof h.old.imageId === 'string' && typeof h.new.imageId === 'string' &&
     Number.isSafeInteger(h.new.archiveSize) && Number.isSafeInteger(h.windowSize) && h.windowSize > 0 &&
-    h.old.blobs.every((b) => typeof b.diffId === 'string' && Number.isSafeInteger(b.size) && Array.isArray(b.ranges));
+    h.old.blobs.every((b) => typeof b.diffId === 'string' && (b.stored === undefined || typeof b.stored === 'string') && Number.isSafeInteger(b.size) && Array.isArray(b.ranges));
   if (!ok) throw badPatch('header has missing or bad fields');
   return h;
 }
