@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/cli/commands/serve.js';
+import { startServer, type RunningServer } from '../../src/cli/web-server.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 /** shared/ sits next to the repository (here /work/shared, in CI ../shared). */

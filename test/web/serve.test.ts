@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveRequestPath, startServer, type RunningServer } from '../../src/cli/commands/serve.js';
+import { resolveRequestPath, startServer, type RunningServer } from '../../src/cli/web-server.js';
 import { PatcherError } from '../../src/errors.js';
 
 /** A raw GET (no URL normalisation by a client library), so traversal attempts reach the server as sent. */
