@@ -29,9 +29,8 @@ import { planLayer, type PlannedWindow } from './plan.js';
 import { progressReporter, type Report } from './progress.js';
 import type { ByteSink, CreateOptions, EntrySummary, PatchSummary } from './types.js';
 
-export const DEFAULT_WINDOW_SIZE = 1024 * 1024;
-export const MIN_WINDOW_SIZE = 64 * 1024;
-export const MAX_WINDOW_SIZE = 256 * 1024 * 1024;
+import { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE } from './limits.js';
+export { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE };
 /** Literal data goes in frames of at most this many bytes (before deflate). */
 const LITERAL_CHUNK = 4 * 1024 * 1024;
 

@@ -1,12 +1,12 @@
 /**
- * `docker-patcher create OLD NEW PATCH`: an image patch. OLD and NEW are
+ * `docker-patcher create OLD NEW PATCH`: an image patch. (Its implementation
+ * is imported when the command runs, so other commands start lighter.) OLD and NEW are
  * archives (`docker save`, OCI) or images in the daemon, which are saved to
  * a temporary directory first. The patch is verified by applying it to OLD
  * (unless --no-verify) before it is renamed into place.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { createPatch, DEFAULT_WINDOW_SIZE } from '../../delta/create.js';
-import { applyPatch } from '../../delta/apply.js';
+import { DEFAULT_WINDOW_SIZE } from '../../delta/limits.js';
 import { fileSource, nodeHasher } from '../../image/source.node.js';
 import type { ByteSource } from '../../image/source.js';
 import { AtomicOutput, writeStdout } from '../io.js';
@@ -93,6 +93,7 @@ async function runCreate(ctx: CliContext, oldArg: string, newArg: string, patchP
   // stdout) so the patch can be verified before anyone sees it.
   const output = await AtomicOutput.create(patchPath === '-' ? join(dir, 'patch') : patchPath, 'PATCH');
   try {
+    const { createPatch } = await import('../../delta/create.js');
     const summary = await createPatch(old, neu, (chunk) => output.write(chunk), {
       hasher: nodeHasher,
       windowSize: options.window,
@@ -121,6 +122,7 @@ async function verify(ctx: CliContext, old: ByteSource, written: string, shown: 
   const patch = await fileSource(written);
   try {
     ctx.progress.phase('verifying', patch.size);
+    const { applyPatch } = await import('../../delta/apply.js');
     await applyPatch(old, patch.stream(), () => {}, { hasher: nodeHasher });
   } finally {
     await patch.close?.();

@@ -9,9 +9,8 @@ import { createHash } from 'node:crypto';
 import { Command } from 'commander';
 import { loadCore } from '../../core/index.js';
 import { ErrorCode, PatcherError } from '../../errors.js';
-import { checkRawOld } from '../../format/raw.js';
 import { checkDelta } from '../../format/ctrl.js';
-import { decodeSingleFilePatch, type SingleFilePatch } from '../../format/single.js';
+import type { SingleFilePatch } from '../../format/single.js';
 import { toHex } from '../../format/checksum.js';
 import { AtomicOutput, checkOneStdin, readInput, writeStdout } from '../io.js';
 import { contextOf, type CliContext } from '../program.js';
@@ -51,6 +50,9 @@ async function runPatch(oldPath: string, patchPath: string, newPath: string, ctx
     const old = await readInput(oldPath, 'OLD');
     const bytes = await readInput(patchPath, 'PATCH');
     ctx.progress.phase('decoding', bytes.length);
+    // The readers (bzip2 for the classic formats) load only when patching.
+    const { decodeSingleFilePatch } = await import('../../format/single.js');
+    const { checkRawOld } = await import('../../format/raw.js');
     const patch = decodeSingleFilePatch(bytes);
     if (patch.format === 'raw') checkRawOld({ ...patch, oldSize: patch.oldSize!, oldSha256: patch.oldSha256!, newSha256: patch.newSha256! }, old);
     checkDelta(patch.delta, old.length, patch.newSize);
