@@ -1,13 +1,13 @@
 /**
  * createPatch: old image archive + new image archive -> patch stream.
  *
- * 1. Open both archives; index every old layer (paths -> offsets) and hash
- *    it against its diff_id.
+ * 1. Open both archives; index every old layer (old-index.ts).
  * 2. For each new layer: the old image has it -> REUSE; otherwise index it,
  *    plan its windows against the old files (plan.ts).
  * 3. Write the header (what apply will need of the old image), then one
  *    record per outer entry of the new archive, in its order; changed
- *    layers' windows are diffed on worker threads, written in order.
+ *    layers' windows are diffed on worker threads, written in order; this
+ *    thread meanwhile hashes the new archive and checks the old layers.
  *
  * Memory: the indexes and plans (a few hundred bytes per file), plus per
  * window in flight its reference and new bytes, plus each worker's core
@@ -15,16 +15,16 @@
  * workers, about 200 MiB in all (most of it Node itself and the indexes).
  */
 import { ErrorCode, PatcherError, badImage } from '../errors.js';
-import { layerStoredDigest, openImageArchive, type ImageArchive } from '../image/archive.js';
+import { openImageArchive, type ImageArchive } from '../image/archive.js';
 import { hashBytes, hashStream, type HasherFactory } from '../image/hash.js';
-import { ImageFileMap, indexLayer, type LayerIndex } from '../image/layer-index.js';
 import type { ByteSource } from '../image/source.js';
 import { FORMAT_VERSION, FrameType, encodeFrame, encodeMagic } from '../format/frames.js';
-import { EntryCodec, LiteralCodec, encodeJson, pack, toHex, type EndRecord, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
+import { EntryCodec, LiteralCodec, encodeJson, pack, toHex, type EndRecord, type EntryRecord, type PatchHeader } from '../format/container.js';
 import type { Piece } from '../format/window.js';
 import { createRunner } from './runner.node.js';
 import type { DiffRunner } from './diff-job.js';
-import { gather, layerSource, sliceSource, streamReused } from './layers.js';
+import { gather, layerSource, streamReused } from './layers.js';
+import { indexChecked, mergeRanges, readOldImage, storedTwin, verifyOldLayers, type IndexedOldImage } from './old-index.js';
 import { planLayer, type PlannedWindow } from './plan.js';
 import { progressReporter, type Report } from './progress.js';
 import type { ByteSink, CreateOptions, EntrySummary, PatchSummary } from './types.js';
@@ -33,14 +33,6 @@ import { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE } from './limits.
 export { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE };
 /** Literal data goes in frames of at most this many bytes (before deflate). */
 const LITERAL_CHUNK = 4 * 1024 * 1024;
-
-interface OldImage {
-  archive: ImageArchive;
-  blobs: OldBlob[];
-  blobIndex: Map<string, number>;
-  sources: ByteSource[];
-  fileMap: ImageFileMap;
-}
 
 type LayerPlan =
   | { kind: 'reuse'; blob: number; diffId: string; sha256: string; size: number }
@@ -53,68 +45,7 @@ export function checkWindowSize(size: number): number {
   return size;
 }
 
-async function indexChecked(source: ByteSource, diffId: string, what: string, hasher: HasherFactory): Promise<LayerIndex> {
-  const index = await indexLayer(source.stream(), { hasher });
-  if (index.diffId !== diffId) throw badImage(`${what}: layer content is ${index.diffId}, but the image config says ${diffId}`);
-  return index;
-}
-
-/** Hash each old layer against its diff_id (run while the windows are diffed). */
-async function verifyOldLayers(old: OldImage, hasher: HasherFactory): Promise<void> {
-  for (let i = 0; i < old.blobs.length; i++) {
-    const expected = old.blobs[i].stored ?? old.blobs[i].diffId;
-    const digest = await hashStream(hasher, streamReused(old.sources[i], 0, old.sources[i].size));
-    if (digest !== expected) throw badImage(`old image layer ${old.blobs[i].diffId}: content hashes to ${digest}, expected ${expected}`);
-  }
-}
-
-/**
- * A compressed new layer can only be rebuilt byte for byte from identical
- * stored bytes: the old layer stored with the same digest, added as a blob
- * of its stored bytes. Undefined when the old image has none.
- */
-async function storedTwin(oldSrc: ByteSource, old: OldImage, newSrc: ByteSource, neu: ImageArchive, i: number, hasher: HasherFactory): Promise<number | undefined> {
-  const digest = await layerStoredDigest(newSrc, neu, i, hasher);
-  for (let j = 0; j < old.archive.layers.length; j++) {
-    const layer = old.archive.layers[j];
-    if (layer.storedSize !== neu.layers[i].storedSize || (await layerStoredDigest(oldSrc, old.archive, j, hasher)) !== digest) continue;
-    const key = `stored:${digest}`;
-    if (!old.blobIndex.has(key)) {
-      old.blobIndex.set(key, old.blobs.length);
-      old.blobs.push({ diffId: layer.diffId, stored: digest, size: layer.storedSize, whole: false, ranges: [] });
-      old.sources.push(sliceSource(oldSrc, layer.entry.dataOffset, layer.storedSize));
-    }
-    return old.blobIndex.get(key);
-  }
-  return undefined;
-}
-
-async function readOldImage(src: ByteSource, hasher: HasherFactory, report: Report): Promise<OldImage> {
-  const archive = await openImageArchive(src, { hasher });
-  const blobs: OldBlob[] = [];
-  const blobIndex = new Map<string, number>();
-  const sources: ByteSource[] = [];
-  const indexes: Array<{ diffId: string; index: LayerIndex }> = [];
-  const total = archive.layers.reduce((n, l) => n + l.storedSize, 0);
-  let done = 0;
-  for (let i = 0; i < archive.layers.length; i++) {
-    const layer = archive.layers[i];
-    report('index', done, total, `old layer ${i + 1}/${archive.layers.length}`);
-    const source = await layerSource(src, archive, i, hasher);
-    // Indexed now, hashed later by verifyOldLayers (off the critical path).
-    const index = await indexLayer(source.stream());
-    indexes.push({ diffId: layer.diffId, index });
-    if (!blobIndex.has(layer.diffId)) {
-      blobIndex.set(layer.diffId, blobs.length);
-      blobs.push({ diffId: layer.diffId, size: source.size, whole: false, ranges: [] });
-      sources.push(source);
-    }
-    done += layer.storedSize;
-  }
-  return { archive, blobs, blobIndex, sources, fileMap: new ImageFileMap(indexes) };
-}
-
-async function planNewLayers(oldSrc: ByteSource, src: ByteSource, archive: ImageArchive, old: OldImage, windowSize: number, hasher: HasherFactory, report: Report): Promise<Map<number, LayerPlan>> {
+async function planNewLayers(oldSrc: ByteSource, src: ByteSource, archive: ImageArchive, old: IndexedOldImage, windowSize: number, hasher: HasherFactory, report: Report): Promise<Map<number, LayerPlan>> {
   const plans = new Map<number, LayerPlan>();
   for (let i = 0; i < archive.layers.length; i++) {
     const layer = archive.layers[i];
@@ -162,18 +93,6 @@ function sharedPrefixEntries(old: ImageArchive, neu: ImageArchive): (name: strin
     if (neu.kind === 'docker-legacy' && layer.entry.name.endsWith('/layer.tar')) dirs.push(layer.entry.name.slice(0, -'layer.tar'.length));
   }
   return (name) => names.has(name) || dirs.some((d) => name === d || name.startsWith(d));
-}
-
-/** Sort and merge overlapping or touching [offset, length] ranges. */
-export function mergeRanges(ranges: Array<[number, number]>): Array<[number, number]> {
-  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
-  const out: Array<[number, number]> = [];
-  for (const [offset, length] of sorted) {
-    const last = out.at(-1);
-    if (last && offset <= last[0] + last[1]) last[1] = Math.max(last[1], offset + length - last[0]);
-    else out.push([offset, length]);
-  }
-  return out;
 }
 
 /** Create a patch that turns the old image into the new one; bytes go to `sink` in order. */
@@ -276,7 +195,7 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
 }
 
 /** Diff a layer's windows, `workers` at a time (one more queued), and write them in order. */
-async function writeWindows(plan: Extract<LayerPlan, { kind: 'delta' }>, old: OldImage, runner: DiffRunner, workers: number,
+async function writeWindows(plan: Extract<LayerPlan, { kind: 'delta' }>, old: IndexedOldImage, runner: DiffRunner, workers: number,
   emit: (b: Uint8Array) => Promise<void>, advanced: (bytes: number) => void): Promise<void> {
   const queue: Array<{ job: Promise<Uint8Array>; bytes: number }> = [];
   const flush = async () => {
@@ -293,7 +212,7 @@ async function writeWindows(plan: Extract<LayerPlan, { kind: 'delta' }>, old: Ol
   while (queue.length) await flush();
 }
 
-async function submitWindow(w: PlannedWindow, source: ByteSource, old: OldImage, runner: DiffRunner): Promise<Uint8Array> {
+async function submitWindow(w: PlannedWindow, source: ByteSource, old: IndexedOldImage, runner: DiffRunner): Promise<Uint8Array> {
   const reference = await gather(w.refs.map((r) => ({ source: old.sources[r.blob], offset: r.offset, length: r.length })));
   const target = await gather(w.pieces.flatMap((p) => (p.copy ? [] : [{ source, offset: p.newOffset, length: p.length }])));
   const pieces: Piece[] = w.pieces.map((p) => (p.copy ? { copy: true, blob: p.blob, offset: p.offset, length: p.length } : { copy: false, length: p.length }));

@@ -6,8 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import { Command } from 'commander';
-import { createPatch } from '../../delta/create.js';
-import { applyPatch } from '../../delta/apply.js';
 import { memorySource, type ByteSource } from '../../image/source.js';
 import { fileSource, nodeHasher } from '../../image/source.node.js';
 import { ErrorCode, PatcherError } from '../../errors.js';
@@ -37,6 +35,8 @@ export function register(program: Command): void {
         neu = memorySource(await buildDockerArchive(pair.new, { hasher: nodeHasher }));
         ctx.info(`built two sample images in memory: old ${formatBytes(old.size)}, new ${formatBytes(neu.size)}`);
       }
+      const { createPatch } = await import('../../delta/create.js');
+      const { applyPatch } = await import('../../delta/apply.js');
       const chunks: Uint8Array[] = [];
       let t = performance.now();
       const summary = await createPatch(old, neu, (c) => void chunks.push(c.slice()), { hasher: nodeHasher, onProgress: progressTo(ctx.progress) });
