@@ -18,7 +18,7 @@ import type { Hasher } from '../image/hash.js';
 import { paddingSize } from '../image/tar-header.js';
 import type { ByteSource } from '../image/source.js';
 import { FrameReader, FrameType, frameName, type Frame } from '../format/frames.js';
-import { EntryCodec, LiteralCodec, checkHeader, decodeJson, fromHex, unpack, type EndRecord, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
+import { EntryCodec, LayoutDigest, LiteralCodec, checkHeader, decodeJson, fromHex, unpack, type EndRecord, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
 import { decodeWindow } from '../format/window.js';
 import { gather, streamReused } from './layers.js';
 import { openOldImage, type OldImage, type OldImageInput } from './old-image.js';
@@ -42,32 +42,28 @@ export async function readHeader(frames: FrameReader): Promise<PatchHeader> {
   return checkHeader(decodeJson<PatchHeader>(first.payload, 'header'));
 }
 
+/** The sink, with each rebuilt entry's data hashed on the way. */
 class Output {
   written = 0;
   #entry: Hasher | undefined;
-  readonly #archive: Hasher;
-  constructor(readonly sink: ByteSink, readonly options: ApplyOptions, readonly report: Report, readonly total: number) {
-    this.#archive = options.hasher();
+  constructor(readonly sink: ByteSink, readonly options: ApplyOptions, readonly report: Report, readonly total: number) {}
+  /** Hash the next entry's data (not for a reused layer: its old blob was checked when it was read). */
+  beginEntry(hash: boolean): void {
+    this.#entry = hash ? this.options.hasher() : undefined;
   }
-  beginEntry(): void {
-    this.#entry = this.options.hasher();
-  }
-  /** `unread`: a reused layer left out of a partial archive (the daemon holds it): nothing was hashed. */
-  endEntry(name: string, expected: string, unread = false): void {
-    const digest = this.#entry!.digest();
+  endEntry(name: string, expected: string): void {
+    const digest = this.#entry?.digest();
     this.#entry = undefined;
-    if (!unread && digest !== expected) throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt ${name} does not match: ${digest}, patch promised ${expected}`);
+    if (digest !== undefined && digest !== expected) {
+      throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt ${name} does not match: ${digest}, patch promised ${expected}`);
+    }
   }
   async write(bytes: Uint8Array, skip = false): Promise<void> {
     this.#entry?.update(bytes);
-    this.#archive.update(bytes);
     if (skip) return;
     this.written += bytes.length;
     await this.sink(bytes);
     this.report('rebuild', this.written, this.total);
-  }
-  archiveDigest(): string {
-    return this.#archive.digest();
   }
 }
 
@@ -89,13 +85,7 @@ export async function applyPatch(old: OldImageInput, patch: AsyncIterable<Uint8A
     const blobs = await fetchBlobs(header, oldImage, needed, report);
     const out = new Output(sink, options, report, header.new.archiveSize);
     const core = await loadCore();
-    const end = await rebuildEntries({ frames, header, blobs, core, out, literals: new LiteralCodec() }, !!options.omitReused);
-    if (!options.omitReused) {
-      const digest = out.archiveDigest();
-      if (digest !== end.archiveSha256) {
-        throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt archive does not match: ${digest}, patch promised ${end.archiveSha256}`);
-      }
-    }
+    await rebuildEntries({ frames, header, blobs, core, out, literals: new LiteralCodec() }, omitReused, new LayoutDigest(options.hasher));
     return { newImageId: header.new.imageId, tags: header.new.tags, bytesWritten: out.written, partial: !!options.omitReused };
   } finally {
     await oldImage.close?.();
@@ -137,7 +127,7 @@ function blobAt(blobs: Array<ByteSource | undefined>, i: number): ByteSource {
   return b;
 }
 
-async function rebuildEntries(r: Rebuild, omitReused: boolean): Promise<EndRecord> {
+async function rebuildEntries(r: Rebuild, omitReused: boolean, layout: LayoutDigest): Promise<void> {
   const { frames, header, out } = r;
   let frame = await frames.next();
   let count = 0;
@@ -146,21 +136,25 @@ async function rebuildEntries(r: Rebuild, omitReused: boolean): Promise<EndRecor
     const { record, header: tarHeader } = codec.decode(frame.payload);
     const skip = omitReused && record.partialSkip === true;
     await out.write(tarHeader, skip);
-    out.beginEntry();
+    out.beginEntry(record.kind !== 'reuse');
     frame = await rebuildData(r, record, skip);
-    out.endEntry(record.name, record.sha256, skip && record.kind === 'reuse');
+    out.endEntry(record.name, record.sha256);
     const padding = record.padding !== undefined ? fromHex(record.padding, 'padding') : new Uint8Array(paddingSize(record.size));
     if (padding.length !== paddingSize(record.size)) throw badPatch(`entry ${record.name} has padding of the wrong length`);
     await out.write(padding, skip);
+    layout.entry(tarHeader, record.sha256, padding);
     count++;
   }
   if (!frame) throw badPatch('truncated: the patch ends before its end record');
   if (frame.type !== FrameType.End) throw badPatch(`unexpected ${frameName(frame.type)} frame after entry ${count}`);
   if (count !== header.new.entries) throw badPatch(`holds ${count} entries, header says ${header.new.entries}`);
   const end = decodeJson<EndRecord>(frame.payload, 'end record');
-  await out.write(unpack(fromHex(end.trailer, 'trailer'), end.trailerSize, 'trailer'));
+  const trailer = unpack(fromHex(end.trailer, 'trailer'), end.trailerSize, 'trailer');
+  // Checked before the trailer goes out: a sink that sees the archive end has seen a checked one.
+  const digest = layout.end(trailer);
+  if (digest !== end.layoutSha256) throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt archive layout does not match: ${digest}, patch promised ${end.layoutSha256}`);
+  await out.write(trailer);
   if (await frames.next()) throw badPatch('data after the end record');
-  return end;
 }
 
 /** Write one entry's data; returns the first frame after it. */
@@ -168,7 +162,8 @@ async function rebuildData(r: Rebuild, record: EntryRecord, skip: boolean): Prom
   const { frames, header, blobs, out } = r;
   if (record.kind === 'reuse') {
     const blob = header.old.blobs[record.blob ?? -1];
-    if (!blob || blob.size !== record.size) throw badPatch(`entry ${record.name} reuses an unknown old layer`);
+    // The old blob was checked against this digest when it was read, so the copy needs no hashing.
+    if (!blob || blob.size !== record.size || (blob.stored ?? blob.diffId) !== record.sha256) throw badPatch(`entry ${record.name} reuses an unknown old layer`);
     if (!skip) for await (const chunk of streamReused(blobAt(blobs, record.blob!), 0, blob.size)) await out.write(chunk);
     return frames.next();
   }

@@ -6,8 +6,12 @@
  *    plan its windows against the old files (plan.ts).
  * 3. Write the header (what apply will need of the old image), then one
  *    record per outer entry of the new archive, in its order; changed
- *    layers' windows are diffed on worker threads, written in order; this
- *    thread meanwhile hashes the new archive and checks the old layers.
+ *    layers' windows are diffed on worker threads, written in order.
+ *
+ * Create trusts the old archive's layers (it never hashes them): apply
+ * checks every old layer it reads against its diff_id, and the CLI applies
+ * each new patch to the old image before writing it. A reused layer is
+ * never read at all.
  *
  * Memory: the indexes and plans (a few hundred bytes per file), plus per
  * window in flight its reference and new bytes, plus each worker's core
@@ -19,12 +23,13 @@ import { openImageArchive, type ImageArchive } from '../image/archive.js';
 import { hashBytes, hashStream, type HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import { FORMAT_VERSION, FrameType, encodeFrame, encodeMagic } from '../format/frames.js';
-import { EntryCodec, LiteralCodec, encodeJson, pack, toHex, type EndRecord, type EntryRecord, type PatchHeader } from '../format/container.js';
+import { EntryCodec, LayoutDigest, LiteralCodec, encodeJson, pack, toHex, type EndRecord, type EntryRecord, type PatchHeader } from '../format/container.js';
 import type { Piece } from '../format/window.js';
 import { createRunner } from './runner.node.js';
 import type { DiffRunner } from './diff-job.js';
-import { gather, layerSource, streamReused } from './layers.js';
-import { indexChecked, mergeRanges, readOldImage, storedTwin, verifyOldLayers, type IndexedOldImage } from './old-index.js';
+import { gather, layerSource } from './layers.js';
+import { indexChecked, mergeRanges, readOldImage, storedTwin, type IndexedOldImage } from './old-index.js';
+import { paddingSize } from '../image/tar-header.js';
 import { planLayer, type PlannedWindow } from './plan.js';
 import { progressReporter, type Report } from './progress.js';
 import type { ByteSink, CreateOptions, EntrySummary, PatchSummary } from './types.js';
@@ -135,10 +140,7 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
 
   const workers = Math.max(1, Math.floor(options.workers ?? 2));
   const runner = await createRunner(workers);
-  // While the workers diff, this thread hashes the new archive (for the end
-  // record) and checks the old layers against their diff_ids.
-  const background = Promise.all([hashStream(hasher, streamReused(newSrc, 0, newSrc.size)), verifyOldLayers(old, hasher)]);
-  background.catch(() => {}); // awaited below; no unhandled rejection meanwhile
+  const layout = new LayoutDigest(hasher);
   const entries: EntrySummary[] = [];
   const codec = new EntryCodec();
   const literals = new LiteralCodec();
@@ -174,10 +176,10 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
         record.sha256 = hashBytes(hasher, new Uint8Array(0));
         await emit(encodeFrame(FrameType.Entry, codec.encode(record, entry.header)));
       }
+      layout.entry(entry.header, record.sha256, entry.padding ?? new Uint8Array(paddingSize(entry.size)));
       entries.push({ name: entry.name, kind: record.kind, size: entry.size, patchBytes: written - before, diffId: record.diffId });
     }
-    const [archiveSha256] = await background;
-    const end: EndRecord = { trailer: toHex(pack(neu.end.trailer)), trailerSize: neu.end.trailer.length, archiveSha256 };
+    const end: EndRecord = { trailer: toHex(pack(neu.end.trailer)), trailerSize: neu.end.trailer.length, layoutSha256: layout.end(neu.end.trailer) };
     await emit(encodeFrame(FrameType.End, encodeJson(end)));
   } finally {
     await runner.close();

@@ -8,11 +8,11 @@
  */
 import { badImage } from '../errors.js';
 import { layerStoredDigest, openImageArchive, type ImageArchive } from '../image/archive.js';
-import { hashStream, type HasherFactory } from '../image/hash.js';
-import { ImageFileMap, indexLayer, type LayerIndex } from '../image/layer-index.js';
+import type { HasherFactory } from '../image/hash.js';
+import { ImageFileMap, indexLayer, indexLayerSource, type LayerIndex } from '../image/layer-index.js';
 import type { ByteSource } from '../image/source.js';
 import type { OldBlob } from '../format/container.js';
-import { layerSource, sliceSource, streamReused } from './layers.js';
+import { layerSource, sliceSource } from './layers.js';
 import type { Report } from './progress.js';
 
 export interface IndexedOldImage {
@@ -27,15 +27,6 @@ export async function indexChecked(source: ByteSource, diffId: string, what: str
   const index = await indexLayer(source.stream(), { hasher });
   if (index.diffId !== diffId) throw badImage(`${what}: layer content is ${index.diffId}, but the image config says ${diffId}`);
   return index;
-}
-
-/** Hash each old layer against its diff_id (run while the windows are diffed). */
-export async function verifyOldLayers(old: IndexedOldImage, hasher: HasherFactory): Promise<void> {
-  for (let i = 0; i < old.blobs.length; i++) {
-    const expected = old.blobs[i].stored ?? old.blobs[i].diffId;
-    const digest = await hashStream(hasher, streamReused(old.sources[i], 0, old.sources[i].size));
-    if (digest !== expected) throw badImage(`old image layer ${old.blobs[i].diffId}: content hashes to ${digest}, expected ${expected}`);
-  }
 }
 
 /**
@@ -71,8 +62,7 @@ export async function readOldImage(src: ByteSource, hasher: HasherFactory, repor
     const layer = archive.layers[i];
     report('index', done, total, `old layer ${i + 1}/${archive.layers.length}`);
     const source = await layerSource(src, archive, i, hasher);
-    // Indexed now, hashed later by verifyOldLayers (off the critical path).
-    const index = await indexLayer(source.stream());
+    const index = await indexLayerSource(source);
     indexes.push({ diffId: layer.diffId, index });
     if (!blobIndex.has(layer.diffId)) {
       blobIndex.set(layer.diffId, blobs.length);

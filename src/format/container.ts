@@ -8,10 +8,11 @@
  *            followed by its data frames: LITERAL (deflated chunks) for
  *            small files, WINDOW frames (window.ts) for a changed layer,
  *            none for a reused layer (taken whole from the old image)
- *   END      JSON EndRecord: the archive's trailing bytes and its sha256
+ *   END      JSON EndRecord: the archive's trailing bytes and its layout digest
  */
 import { deflateSync, inflateSync } from 'fflate';
 import { badPatch } from '../errors.js';
+import type { Hasher, HasherFactory } from '../image/hash.js';
 
 export interface OldBlob {
   /** diff_id of the old layer (sha256 of its uncompressed tar). */
@@ -71,11 +72,8 @@ export interface EndRecord {
   /** The archive's end blocks (and anything after), hex of the deflated bytes. */
   trailer: string;
   trailerSize: number;
-  /**
-   * sha256 of the whole new archive. At the end, not in the header, so that
-   * create can hash the archive while the windows are being diffed.
-   */
-  archiveSha256: string;
+  /** The new archive's LayoutDigest: every header, data digest and padding, then the trailer. */
+  layoutSha256: string;
 }
 
 const encoder = new TextEncoder();
@@ -224,4 +222,32 @@ export function fromHex(hex: string, what: string): Uint8Array {
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   return out;
+}
+
+/**
+ * The archive's layout digest: sha256 over each entry's tar header bytes,
+ * its data digest (the 'sha256:<hex>' text) and its padding, in order, then
+ * the trailer. Every entry's data is checked against its own digest, so
+ * this pins the archive byte for byte without hashing layer data a second
+ * time (create never reads a reused layer; apply hashes it once, when it
+ * checks the old layer). Create and apply compute it the same way.
+ */
+export class LayoutDigest {
+  readonly #hash: Hasher;
+  readonly #text = new TextEncoder();
+
+  constructor(hasher: HasherFactory) {
+    this.#hash = hasher();
+  }
+
+  entry(header: Uint8Array, dataSha256: string, padding: Uint8Array): void {
+    this.#hash.update(header);
+    this.#hash.update(this.#text.encode(dataSha256));
+    this.#hash.update(padding);
+  }
+
+  end(trailer: Uint8Array): string {
+    this.#hash.update(trailer);
+    return this.#hash.digest();
+  }
 }

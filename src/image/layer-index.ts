@@ -12,7 +12,8 @@
  */
 
 import { hashThrough, type HasherFactory } from './hash.js';
-import { readTar, type TarEntryType } from './tar.js';
+import { indexTar, readTar, type TarEntryInfo, type TarEntryType } from './tar.js';
+import type { ByteSource } from './source.js';
 
 export interface LayerEntry {
   /** Normalized: no leading './' or '/', no trailing '/'. */
@@ -46,24 +47,36 @@ export function normalizePath(path: string): string {
   return p === '.' ? '' : p;
 }
 
+function toLayerEntry(e: TarEntryInfo): LayerEntry {
+  return {
+    path: normalizePath(e.name),
+    type: e.type,
+    linkname: e.type === 'link' ? normalizePath(e.linkname) : e.linkname,
+    headerOffset: e.headerOffset,
+    headerSize: e.header.length,
+    dataOffset: e.dataOffset,
+    size: e.size,
+  };
+}
+
 /** Index an uncompressed layer tar in one streaming pass. */
 export async function indexLayer(tar: AsyncIterable<Uint8Array>, opts: { hasher?: HasherFactory } = {}): Promise<LayerIndex> {
   const hasher = opts.hasher?.();
   const reader = readTar(hasher ? hashThrough(hasher, tar) : tar);
   const entries: LayerEntry[] = [];
-  for await (const e of reader) {
-    entries.push({
-      path: normalizePath(e.name),
-      type: e.type,
-      linkname: e.type === 'link' ? normalizePath(e.linkname) : e.linkname,
-      headerOffset: e.headerOffset,
-      headerSize: e.header.length,
-      dataOffset: e.dataOffset,
-      size: e.size,
-    });
-  }
+  for await (const e of reader) entries.push(toLayerEntry(e));
   const end = reader.end!;
   return { entries, size: end.offset + end.trailer.length, diffId: hasher?.digest() };
+}
+
+/**
+ * Index an uncompressed layer held in a ByteSource, reading its headers and
+ * seeking past the data: a 128 MB base layer costs a few thousand small
+ * reads instead of a full pass. No diff_id (nothing is hashed).
+ */
+export async function indexLayerSource(source: ByteSource): Promise<LayerIndex> {
+  const { entries, end } = await indexTar(source);
+  return { entries: entries.map(toLayerEntry), size: end.offset + end.trailer.length };
 }
 
 /** One visible path of an image: the layer and the entry that provide it. */

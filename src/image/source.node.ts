@@ -7,6 +7,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { ErrorCode, PatcherError } from '../errors.js';
 import type { Hasher } from './hash.js';
@@ -22,6 +23,9 @@ function openFailure(path: string, err: unknown): PatcherError {
     : code ?? String(err);
   return new PatcherError(ErrorCode.Io, `cannot read ${path}: ${reason}`, { cause: err });
 }
+
+/** Reads up to this size are done synchronously (see readInto). */
+const SYNC_READ_MAX = 64 * 1024;
 
 /** Open `path` for positional reads. Call close() when done. */
 export async function fileSource(path: string): Promise<ByteSource> {
@@ -49,7 +53,11 @@ export async function fileSource(path: string): Promise<ByteSource> {
       const length = out.length;
       checkRange(size, offset, length, path);
       for (let done = 0; done < length; ) {
-        const { bytesRead } = await fh.read(out, done, length - done, offset + done);
+        // Small reads (tar headers) go straight to the kernel: a trip through
+        // libuv's thread pool costs more than the read itself.
+        const bytesRead = length - done <= SYNC_READ_MAX
+          ? readSync(fh.fd, out, done, length - done, offset + done)
+          : (await fh.read(out, done, length - done, offset + done)).bytesRead;
         if (bytesRead === 0) {
           throw new PatcherError(ErrorCode.Io, `cannot read ${path}: file shrank while reading (at ${offset + done})`);
         }

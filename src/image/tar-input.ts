@@ -143,13 +143,29 @@ export class StreamInput implements BlockInput {
   }
 }
 
-/** Positional input over a ByteSource. */
+/** Bytes read ahead: headers of small files sit close together, so most land in one read. */
+const READ_AHEAD = 16 * 1024;
+
+/** Positional input over a ByteSource, with a small read-ahead buffer. */
 export class SourceInput implements BlockInput {
   pos = 0;
   #source: ByteSource;
+  #buffer: Uint8Array = new Uint8Array(0);
+  #bufferAt = 0;
 
   constructor(source: ByteSource) {
     this.#source = source;
+  }
+
+  /** Bytes [at, at+n) from the buffer, refilling it when they are not all there. */
+  async #read(at: number, n: number): Promise<Uint8Array> {
+    if (at < this.#bufferAt || at + n > this.#bufferAt + this.#buffer.length) {
+      if (n >= READ_AHEAD) return this.#source.read(at, n);
+      this.#buffer = await this.#source.read(at, Math.min(READ_AHEAD, this.#source.size - at));
+      this.#bufferAt = at;
+    }
+    // A copy: callers keep header bytes, and must not pin the whole buffer.
+    return this.#buffer.slice(at - this.#bufferAt, at - this.#bufferAt + n);
   }
 
   #left(): number {
@@ -168,7 +184,7 @@ export class SourceInput implements BlockInput {
 
   async readExact(n: number, what: string): Promise<Uint8Array> {
     if (this.#left() < n) throw truncated(what, this.pos, n - this.#left());
-    const bytes = await this.#source.read(this.pos, n);
+    const bytes = await this.#read(this.pos, n);
     this.pos += n;
     return bytes;
   }
