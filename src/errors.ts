@@ -61,3 +61,13 @@ export function badPatch(message: string): PatcherError {
 export function badImage(message: string): PatcherError {
   return new PatcherError(ErrorCode.BadImage, message);
 }
+
+/** Run `work`; a PatcherError it throws gets `what: ` in front of its message (e.g. which input was bad). */
+export async function naming<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof PatcherError) throw new PatcherError(err.code, `${what}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}

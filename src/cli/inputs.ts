@@ -25,7 +25,8 @@ export function classifyImageArg(arg: string, label: string): ImageArg {
   }
   if (stat?.isFile()) return { kind: 'archive', path: arg };
   if (stat?.isDirectory()) throw new PatcherError(ErrorCode.Usage, `${label} '${arg}' is a directory, not an image archive`);
-  if (arg.includes('/') && (arg.startsWith('.') || arg.startsWith('/') || /\.tar$/i.test(arg))) {
+  // Looks like a path (not an image reference): say the file is missing.
+  if (arg.startsWith('.') || arg.startsWith('/') || /\.(tar|tgz|tar\.gz|oci)$/i.test(arg)) {
     throw new PatcherError(ErrorCode.Io, `cannot read ${label} '${arg}': no such file`);
   }
   if (!REF.test(arg)) throw new PatcherError(ErrorCode.Usage, `${label} '${arg}' is neither an archive file nor an image reference`);

@@ -18,7 +18,7 @@
  * (about 5x reference + 3x window): with the default 1 MiB windows and two
  * workers, about 200 MiB in all (most of it Node itself and the indexes).
  */
-import { ErrorCode, PatcherError, badImage } from '../errors.js';
+import { ErrorCode, PatcherError, naming } from '../errors.js';
 import { openImageArchive, type ImageArchive } from '../image/archive.js';
 import { hashBytes, hashStream, type HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
@@ -105,8 +105,8 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
   const windowSize = checkWindowSize(options.windowSize ?? DEFAULT_WINDOW_SIZE);
   const { hasher } = options;
   const report = progressReporter(options.onProgress);
-  const old = await readOldImage(oldSrc, hasher, report);
-  const neu = await openImageArchive(newSrc, { hasher });
+  const old = await naming('old image', () => readOldImage(oldSrc, hasher, report));
+  const neu = await naming('new image', () => openImageArchive(newSrc, { hasher }));
   const plans = await planNewLayers(oldSrc, newSrc, neu, old, windowSize, hasher, report);
   const header: PatchHeader = {
     tool: 'docker-patcher',

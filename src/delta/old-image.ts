@@ -6,7 +6,7 @@
  * File, bytes). The Docker daemon provides another implementation that
  * fetches only the layers the patch needs (src/docker/).
  */
-import { ErrorCode, PatcherError } from '../errors.js';
+import { ErrorCode, PatcherError, naming } from '../errors.js';
 import { openImageArchive } from '../image/archive.js';
 import { hashStream, type HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
@@ -36,7 +36,7 @@ export async function openOldImage(input: OldImageInput, needed: OldBlob[], hash
 }
 
 export async function archiveOldImage(src: ByteSource, hasher: HasherFactory): Promise<OldImage> {
-  const archive = await openImageArchive(src, { hasher });
+  const archive = await naming('old image', () => openImageArchive(src, { hasher }));
   return {
     imageId: archive.imageId,
     async blob(need: OldBlob) {
