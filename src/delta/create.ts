@@ -63,7 +63,8 @@ async function planNewLayers(oldSrc: ByteSource, src: ByteSource, archive: Image
     // A changed compressed layer is carried as it is stored (a LITERAL
     // entry): recompressing a rebuilt tar would not give the same bytes.
     if (layer.compression !== 'none') continue;
-    report('plan', i, archive.layers.length, `new layer ${i + 1}/${archive.layers.length}`);
+    const detail = `new layer ${i + 1}/${archive.layers.length}`;
+    report('plan', 0, layer.storedSize, detail);
     const source = await layerSource(src, archive, i, hasher);
     const index = await indexChecked(source, layer.diffId, `new image layer ${i + 1}`, hasher);
     const windows = await planLayer(index, source, {
@@ -71,6 +72,7 @@ async function planNewLayers(oldSrc: ByteSource, src: ByteSource, archive: Image
       blobOf: (diffId) => old.blobIndex.get(diffId)!,
       oldLayer: (diffId) => old.sources[old.blobIndex.get(diffId)!],
       windowSize,
+      onProgress: (done) => report('plan', done, source.size, detail),
     });
     for (const w of windows) {
       for (const r of w.refs) old.blobs[r.blob].ranges.push([r.offset, r.length]);

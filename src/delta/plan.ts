@@ -41,6 +41,8 @@ export interface PlanContext {
   /** The uncompressed bytes of an old layer, by diff_id. */
   oldLayer(diffId: string): ByteSource;
   windowSize: number;
+  /** Called after each entry with the bytes of the new layer planned so far. */
+  onProgress?: (done: number) => void;
 }
 
 const COMPARE_CHUNK = 1 << 20;
@@ -150,6 +152,7 @@ export async function planLayer(newIndex: LayerIndex, newLayer: ByteSource, ctx:
       addChanged(out, e.headerOffset, end, undefined);
     }
     pos = end;
+    ctx.onProgress?.(pos);
     if (out.full) out.close();
   }
   out.diff(pos, newIndex.size - pos); // end-of-archive blocks
