@@ -4,27 +4,55 @@
 //   --sizes 8,32,128   scaling sizes in MB
 //   --worst-size 64    size of the worst-case inputs in MB
 //   --skip-scaling, --skip-worst
+//   --images DIR       image pairs (*.tar.zst; default ../shared/images from the repo root)
+//   --skip-images, --skip-synthetic, --skip-raw, --skip-bsdiff (bsdiff over whole archives: ~60 s, ~1.3 GB on nginx)
+//   --synthetic-size MB  the synthetic image (default 1024; --quick 256)
 // Inputs are cached in bench/.cache (gitignored); the CLI must be built (npm run build).
-import { existsSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runRawSection } from './raw.js';
+import { runImageSection } from './images.js';
+import { runSyntheticSection } from './synthetic.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 function parseArgs(argv) {
-  const opts = { quick: false, runs: 3, sizes: [8, 32, 128], worstSize: 64, skipScaling: false, skipWorst: false };
+  const opts = {
+    quick: false,
+    runs: 3,
+    runsExplicit: false,
+    sizes: [8, 32, 128],
+    worstSize: 64,
+    skipScaling: false,
+    skipWorst: false,
+    skipRaw: false,
+    imagesDir: join(root, '../shared/images'),
+    skipImages: false,
+    skipSynthetic: false,
+    skipBsdiff: false,
+    syntheticSizeMB: 1024,
+  };
+  let syntheticSizeGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => argv[++i];
-    if (a === '--quick') Object.assign(opts, { quick: true, runs: 1, sizes: [2, 8], worstSize: 8 });
-    else if (a === '--runs') opts.runs = Number(value());
+    if (a === '--quick') Object.assign(opts, { quick: true, runs: opts.runsExplicit ? opts.runs : 1, sizes: [2, 8], worstSize: 8 });
+    else if (a === '--runs') Object.assign(opts, { runs: Number(value()), runsExplicit: true });
     else if (a === '--sizes') opts.sizes = value().split(',').map(Number);
     else if (a === '--worst-size') opts.worstSize = Number(value());
     else if (a === '--skip-scaling') opts.skipScaling = true;
     else if (a === '--skip-worst') opts.skipWorst = true;
+    else if (a === '--skip-raw') opts.skipRaw = true;
+    else if (a === '--images') opts.imagesDir = resolve(value());
+    else if (a === '--skip-images') opts.skipImages = true;
+    else if (a === '--skip-synthetic') opts.skipSynthetic = true;
+    else if (a === '--skip-bsdiff') opts.skipBsdiff = true;
+    else if (a === '--synthetic-size') [opts.syntheticSizeMB, syntheticSizeGiven] = [Number(value()), true];
     else throw new Error(`unknown option ${a} (see the top of bench/run.js)`);
   }
+  if (opts.quick && !syntheticSizeGiven) opts.syntheticSizeMB = 256;
   return opts;
 }
 
@@ -34,5 +62,10 @@ if (!existsSync(join(root, 'dist/cli/main.js')) || !existsSync(join(root, 'build
   process.exit(1);
 }
 mkdirSync(opts.cacheDir, { recursive: true });
-console.log(`docker-patcher bench, node ${process.version}, ${opts.quick ? 'quick' : 'full'} run\n`);
-await runRawSection(opts);
+// Others rebuild dist/ while they work: say which tree and which build was measured.
+const git = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: root, encoding: 'utf8' }).stdout?.trim() || 'no git';
+const built = statSync(join(root, 'dist/cli/main.js')).mtime.toISOString().replace(/\.\d+Z$/, 'Z');
+console.log(`docker-patcher bench, node ${process.version}, ${opts.quick ? 'quick' : 'full'} run; tree ${git}, dist built ${built}\n`);
+if (!opts.skipRaw) await runRawSection(opts);
+const pairs = opts.skipImages ? [] : await runImageSection(opts);
+if (!opts.skipSynthetic) await runSyntheticSection(opts, pairs);
