@@ -139,6 +139,7 @@ function report(ctx: CliContext, options: ApplyCliOptions, result: Record<string
     return;
   }
   const where = result.loadedInto ? `loaded into ${String(result.loadedInto)}${result.partial ? ' (only the changed layers were sent)' : ''}` : `written to ${String(result.output)}`;
-  const tags = Array.isArray(result.tags) && result.tags.length ? `, tagged ${result.tags.join(' ')}` : '';
+  // Only a daemon load tags anything; an archive carries its tags inside.
+  const tags = result.loadedInto && Array.isArray(result.tags) && result.tags.length ? `, tagged ${result.tags.join(' ')}` : '';
   ctx.info(`${shortId(result.newImageId)}: ${formatBytes(result.bytesWritten)} ${where}${tags}; every layer digest verified`);
 }
