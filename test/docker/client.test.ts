@@ -7,24 +7,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, PatcherError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import { DockerClient } from '../../src/docker/index.js';
-import { chunked, legacyArchive, removeQuietly, requireDaemon, rootfsTar, tarOf, uniqueRepo } from './helpers.js';
+import { chunked, legacyArchive, rejection, removeQuietly, requireDaemon, rootfsTar, tarOf, uniqueRepo } from './helpers.js';
 
 let client: DockerClient;
 const repo = uniqueRepo('client');
 const ref = `${repo}:base`;
 let imageId = '';
 let tmp = '';
-
-async function rejection(promise: Promise<unknown>): Promise<PatcherError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PatcherError);
-  return err as PatcherError;
-}
 
 beforeAll(async () => {
   client = await requireDaemon();

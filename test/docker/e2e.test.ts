@@ -19,9 +19,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, exitStatus } from '../../src/errors.js';
 import { DockerClient } from '../../src/docker/index.js';
-import { busybox, removeQuietly, requireDaemon, uniqueRepo } from './helpers.js';
+import { busybox, ensureBuilt, removeQuietly, requireDaemon, ROOT, uniqueRepo } from './helpers.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/docker-patcher.js');
 const repo = `${uniqueRepo('e2e')}/app`;
 const NO_DAEMON = 'unix:///nonexistent/docker.sock';
@@ -33,24 +32,6 @@ let baseId = '';
 let v1 = '';
 let v2 = '';
 let v2ArchiveSize = 0;
-
-/** Newest mtime of the files under `dir` ending in `ext`. */
-function newest(dir: string, ext: string): number {
-  let t = 0;
-  for (const name of fs.readdirSync(dir, { recursive: true }) as string[]) {
-    if (name.endsWith(ext)) t = Math.max(t, fs.statSync(path.join(dir, name)).mtimeMs);
-  }
-  return t;
-}
-
-/** `npm run build` when dist/ (or the WASM core) is missing or older than src/. */
-function ensureBuilt(): void {
-  if (!fs.existsSync(path.join(ROOT, 'build/diffcore.wasm'))) execFileSync('npm', ['run', '--silent', 'build:wasm'], { cwd: ROOT, stdio: 'inherit' });
-  const main = path.join(ROOT, 'dist/cli/main.js');
-  if (!fs.existsSync(main) || fs.statSync(main).mtimeMs < newest(path.join(ROOT, 'src'), '.ts')) {
-    execFileSync('npm', ['run', '--silent', 'build:ts'], { cwd: ROOT, stdio: 'inherit' });
-  }
-}
 
 interface Run {
   status: number | null;

@@ -9,8 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, PatcherError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import { DockerClient, MAX_API_VERSION } from '../../src/docker/index.js';
+import { rejection } from './helpers.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -51,15 +52,6 @@ async function fakeDaemon(
     fs.rmSync(dir, { recursive: true, force: true });
   });
   return { client: new DockerClient({ host: `unix://${socketPath}`, ...options }), socketPath, requests };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<PatcherError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PatcherError);
-  return err as PatcherError;
 }
 
 /** Answer 200 and send `text` in `size`-byte slices, draining the request first. */

@@ -4,11 +4,17 @@
  * fails loudly, tiny tar builders, a busybox rootfs and legacy `docker save`
  * archives built by hand (so the tests control every byte and digest).
  */
-import { execSync } from 'node:child_process';
+import { execFileSync, execSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import tar from 'tar-stream';
+import { expect } from 'vitest';
 import { DockerClient } from '../../src/docker/index.js';
+import { PatcherError } from '../../src/errors.js';
+
+/** The repository root. */
+export const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /**
  * A client for DOCKER_HOST that is known to answer. Never skips: when no
@@ -27,6 +33,16 @@ export async function requireDaemon(): Promise<DockerClient> {
     );
   }
   return client;
+}
+
+/** The PatcherError `promise` rejects with (fails the test if it resolves or rejects with anything else). */
+export async function rejection(promise: Promise<unknown>): Promise<PatcherError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(PatcherError);
+  return err as PatcherError;
 }
 
 /** A name unique to this run, e.g. `dp-test-client-1a2b3c4d`. */
@@ -131,4 +147,22 @@ export async function legacyArchive(layers: Buffer[], repoTag: string, omit: num
 /** Remove images by reference, ignoring the ones already gone. */
 export async function removeQuietly(client: DockerClient, refs: string[]): Promise<void> {
   for (const ref of refs) await client.removeImage(ref, { force: true }).catch(() => {});
+}
+
+/** Newest mtime of the files under `dir` ending in `ext`. */
+function newest(dir: string, ext: string): number {
+  let t = 0;
+  for (const name of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    if (name.endsWith(ext)) t = Math.max(t, fs.statSync(path.join(dir, name)).mtimeMs);
+  }
+  return t;
+}
+
+/** `npm run build` when dist/ (or the WASM core) is missing or older than src/ (for the tests that run the CLI binary). */
+export function ensureBuilt(): void {
+  if (!fs.existsSync(path.join(ROOT, 'build/diffcore.wasm'))) execFileSync('npm', ['run', '--silent', 'build:wasm'], { cwd: ROOT, stdio: 'inherit' });
+  const main = path.join(ROOT, 'dist/cli/main.js');
+  if (!fs.existsSync(main) || fs.statSync(main).mtimeMs < newest(path.join(ROOT, 'src'), '.ts')) {
+    execFileSync('npm', ['run', '--silent', 'build:ts'], { cwd: ROOT, stdio: 'inherit' });
+  }
 }

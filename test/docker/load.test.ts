@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, PatcherError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import { DockerClient } from '../../src/docker/index.js';
 import { loadArchive, loadWithFallback } from '../../src/docker/load.js';
 import { daemonOldImage } from '../../src/docker/old-image.js';
@@ -17,7 +17,7 @@ import { saveImageToFile } from '../../src/docker/save.js';
 import { createPatch } from '../../src/delta/create.js';
 import { applyPatch } from '../../src/delta/apply.js';
 import { fileSource, nodeHasher } from '../../src/image/source.node.js';
-import { chunked, legacyArchive, removeQuietly, requireDaemon, tarOf, uniqueRepo, type LegacyImage } from './helpers.js';
+import { chunked, legacyArchive, rejection, removeQuietly, requireDaemon, tarOf, uniqueRepo, type LegacyImage } from './helpers.js';
 
 let client: DockerClient;
 const repo = uniqueRepo('load');
@@ -25,15 +25,6 @@ let tmp = '';
 let base: Buffer; // a layer the daemon holds (bottom of `held`)
 let held: LegacyImage;
 const toRemove: string[] = [];
-
-async function rejection(promise: Promise<unknown>): Promise<PatcherError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PatcherError);
-  return err as PatcherError;
-}
 
 /** The image ID a reference has in the daemon, or undefined. */
 async function idOf(ref: string): Promise<string | undefined> {

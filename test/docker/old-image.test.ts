@@ -7,13 +7,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCode, PatcherError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import { DockerClient } from '../../src/docker/index.js';
 import { daemonOldImage } from '../../src/docker/old-image.js';
 import type { OldBlob } from '../../src/format/container.js';
 import type { HasherFactory } from '../../src/image/hash.js';
 import { nodeHasher } from '../../src/image/source.node.js';
-import { chunked, legacyArchive, removeQuietly, requireDaemon, sha256, tarOf, uniqueRepo, type LegacyImage } from './helpers.js';
+import { chunked, legacyArchive, rejection, removeQuietly, requireDaemon, sha256, tarOf, uniqueRepo, type LegacyImage } from './helpers.js';
 
 let client: DockerClient;
 const repo = uniqueRepo('oldimg');
@@ -45,15 +45,6 @@ function countingHasher(): { hasher: HasherFactory; count: () => number } {
 
 function blob(i: number): OldBlob {
   return { diffId: image.diffIds[i], size: layers[i].length, whole: true, ranges: [] };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<PatcherError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PatcherError);
-  return err as PatcherError;
 }
 
 beforeAll(async () => {

@@ -24,9 +24,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerClient } from '../../src/docker/index.js';
 import { fileSource } from '../../src/image/source.node.js';
 import { buildDockerArchive, type ImageSpec } from '../fixtures/images.js';
-import { busybox, removeQuietly, sha256, uniqueRepo } from './helpers.js';
+import { busybox, ensureBuilt, removeQuietly, ROOT, sha256, uniqueRepo } from './helpers.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/docker-patcher.js');
 const DEFAULT_PODMAN_HOST = 'unix:///tmp/dp-podman/podman.sock';
 const repo = `${uniqueRepo('podman')}/app`;
@@ -82,24 +81,6 @@ async function fetchVersion(address: string): Promise<{ Version?: string; ApiVer
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.end();
   });
-}
-
-/** Newest mtime of the files under `dir` ending in `ext`. */
-function newest(dir: string, ext: string): number {
-  let t = 0;
-  for (const name of fs.readdirSync(dir, { recursive: true }) as string[]) {
-    if (name.endsWith(ext)) t = Math.max(t, fs.statSync(path.join(dir, name)).mtimeMs);
-  }
-  return t;
-}
-
-/** `npm run build` when dist/ (or the WASM core) is missing or older than src/. */
-function ensureBuilt(): void {
-  if (!fs.existsSync(path.join(ROOT, 'build/diffcore.wasm'))) execFileSync('npm', ['run', '--silent', 'build:wasm'], { cwd: ROOT, stdio: 'inherit' });
-  const main = path.join(ROOT, 'dist/cli/main.js');
-  if (!fs.existsSync(main) || fs.statSync(main).mtimeMs < newest(path.join(ROOT, 'src'), '.ts')) {
-    execFileSync('npm', ['run', '--silent', 'build:ts'], { cwd: ROOT, stdio: 'inherit' });
-  }
 }
 
 interface Run {
