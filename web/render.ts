@@ -3,6 +3,10 @@
  * headline, the composition bar and the table of entries. No state here.
  */
 import type { EntrySummary, PatchSummary } from '../src/delta/types.js';
+import { formatBytes } from '../src/format/units.js';
+
+/** Bytes in binary units (up to TiB): "6.1 MiB". */
+export { formatBytes };
 
 type Kind = EntrySummary['kind'];
 
@@ -19,18 +23,6 @@ const KIND_MEANING: Record<Kind, string> = {
   literal: 'sent as compressed bytes',
   none: 'no data',
 };
-
-/** Bytes in binary units, like the CLI: "6.1 MiB". */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
 
 /** Milliseconds as "840 ms" or "3.2 s". */
 export function formatMs(ms: number): string {

@@ -3,6 +3,8 @@
  * done, only when stderr is a terminal and --quiet is off, redrawn at most
  * every 100 ms so it never costs measurable time.
  */
+import { formatBytes as formatBytesIn } from '../format/units.js';
+
 export interface Progress {
   /** Start a phase; `total` in bytes if known. */
   phase(name: string, total?: number): void;
@@ -21,15 +23,9 @@ export interface ProgressOptions {
 
 const SILENT: Progress = { phase() {}, update() {}, clear() {} };
 
+/** Bytes in binary units up to GiB, as the CLI prints them: "6.1 MiB". */
 export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
+  return formatBytesIn(n, 'GiB');
 }
 
 export function createProgress(options: ProgressOptions = {}): Progress {
