@@ -23,10 +23,26 @@ export interface DiffCore {
   diff(old: Uint8Array, neu: Uint8Array): Delta;
   /** Apply a delta; throws PatcherError (code BAD_PATCH) on a hostile or inconsistent delta. */
   patch(old: Uint8Array, delta: Delta, newSize: number): Uint8Array;
-  /** Same, yielding output in chunks of at most chunkSize bytes (each chunk is a fresh copy). */
+  /**
+   * Same, yielding output in chunks of at most chunkSize bytes. Each chunk
+   * is a view into the core's memory, valid until the next step: copy it to
+   * keep it (apply writes each one out at once, so no copy is made).
+   */
   patchChunks(old: Uint8Array, delta: Delta, newSize: number, chunkSize?: number): Generator<Uint8Array>;
+  /**
+   * patchChunks for a reference the caller reads straight into the core's
+   * memory: returns that region (fill it, then call start()) so a window's
+   * old bytes are never held twice. Nothing may use the core in between.
+   */
+  preparePatch(refLength: number, delta: Delta, newSize: number, chunkSize?: number): PreparedPatch;
   /** Current size of the WASM linear memory in bytes (it never shrinks: this is the peak). */
   memoryBytes(): number;
+}
+
+export interface PreparedPatch {
+  /** Where the reference goes: a view into the core's memory, valid until start(). */
+  reference: Uint8Array;
+  start(): Generator<Uint8Array>;
 }
 
 interface CoreExports {
@@ -173,24 +189,36 @@ class WasmCore implements DiffCore {
   }
 
   patchChunks(old: Uint8Array, delta: Delta, newSize: number, chunkSize = DEFAULT_PATCH_CHUNK): Generator<Uint8Array> {
+    const prepared = this.preparePatch(old.length, delta, newSize, chunkSize);
+    prepared.reference.set(old);
+    return prepared.start();
+  }
+
+  preparePatch(refLength: number, delta: Delta, newSize: number, chunkSize = DEFAULT_PATCH_CHUNK): PreparedPatch {
     checkNewSize(newSize);
     if (delta.ctrl.length % 3 !== 0) throw badPatch('control stream length is not a multiple of 3');
     const { ctrl, diff, extra } = delta;
     const oldPtr = this.#base;
-    const ctrlPtr = align16(oldPtr + old.length);
+    const ctrlPtr = align16(oldPtr + refLength);
     const diffPtr = align16(ctrlPtr + ctrl.byteLength);
     const extraPtr = align16(diffPtr + diff.length);
     const outPtr = align16(extraPtr + extra.length);
     const chunk = Math.max(1, Math.min(chunkSize, newSize || 1));
     this.#reserve(outPtr + chunk);
-    // Copy everything in now: the generator below holds only pointers, so
-    // the caller may drop its copies of old and delta while it streams.
-    this.#bytes(oldPtr, old.length).set(old);
+    // Copy the delta in now: the generator holds only pointers, so the
+    // caller may drop its copies while the output streams.
     new Int32Array(this.#ex.memory.buffer, ctrlPtr, ctrl.length).set(ctrl);
     this.#bytes(diffPtr, diff.length).set(diff);
     this.#bytes(extraPtr, extra.length).set(extra);
-    this.#ex.patchBegin(oldPtr, old.length, ctrlPtr, ctrl.length / 3, diffPtr, diff.length, extraPtr, extra.length, newSize);
-    return this.#drain(outPtr, chunk);
+    const triples = ctrl.length / 3;
+    const [diffSize, extraSize] = [diff.length, extra.length];
+    return {
+      reference: this.#bytes(oldPtr, refLength),
+      start: () => {
+        this.#ex.patchBegin(oldPtr, refLength, ctrlPtr, triples, diffPtr, diffSize, extraPtr, extraSize, newSize);
+        return this.#drain(outPtr, chunk);
+      },
+    };
   }
 
   *#drain(outPtr: number, chunk: number): Generator<Uint8Array> {
@@ -198,7 +226,7 @@ class WasmCore implements DiffCore {
       const r = this.#ex.patchRun(outPtr, chunk);
       if (r < 0) throw badPatch(PATCH_ERRORS[r] ?? `bspatch error ${r}`);
       if (r === 0) return;
-      yield this.#bytes(outPtr, r).slice();
+      yield this.#bytes(outPtr, r);
     }
   }
 }

@@ -20,7 +20,7 @@ import type { ByteSource } from '../image/source.js';
 import { FrameReader, FrameType, frameName, type Frame } from '../format/frames.js';
 import { EntryCodec, LayoutDigest, LiteralCodec, checkHeader, decodeJson, fromHex, unpack, type EndRecord, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
 import { decodeWindow } from '../format/window.js';
-import { gather, streamReused } from './layers.js';
+import { gatherInto, streamReused } from './layers.js';
 import { openOldImage, type OldImage, type OldImageInput } from './old-image.js';
 import { progressReporter, type Report } from './progress.js';
 import type { ApplyOptions, ApplyResult, ByteSink } from './types.js';
@@ -85,7 +85,7 @@ export async function applyPatch(old: OldImageInput, patch: AsyncIterable<Uint8A
     const blobs = await fetchBlobs(header, oldImage, needed, report);
     const out = new Output(sink, options, report, header.new.archiveSize);
     const core = await loadCore();
-    await rebuildEntries({ frames, header, blobs, core, out, literals: new LiteralCodec() }, omitReused, new LayoutDigest(options.hasher));
+    await rebuildEntries({ frames, header, blobs, core, out, literals: new LiteralCodec(), copyBuffer: new Uint8Array(OUT_CHUNK) }, omitReused, new LayoutDigest(options.hasher));
     return { newImageId: header.new.imageId, tags: header.new.tags, bytesWritten: out.written, partial: !!options.omitReused };
   } finally {
     await oldImage.close?.();
@@ -119,6 +119,8 @@ interface Rebuild {
   core: DiffCore;
   out: Output;
   literals: LiteralCodec;
+  /** One buffer for every copy of old bytes: the sink has taken each chunk before the next read. */
+  copyBuffer: Uint8Array;
 }
 
 function blobAt(blobs: Array<ByteSource | undefined>, i: number): ByteSource {
@@ -164,7 +166,7 @@ async function rebuildData(r: Rebuild, record: EntryRecord, skip: boolean): Prom
     const blob = header.old.blobs[record.blob ?? -1];
     // The old blob was checked against this digest when it was read, so the copy needs no hashing.
     if (!blob || blob.size !== record.size || (blob.stored ?? blob.diffId) !== record.sha256) throw badPatch(`entry ${record.name} reuses an unknown old layer`);
-    if (!skip) for await (const chunk of streamReused(blobAt(blobs, record.blob!), 0, blob.size)) await out.write(chunk);
+    if (!skip) for await (const chunk of streamReused(blobAt(blobs, record.blob!), 0, blob.size, r.copyBuffer)) await out.write(chunk);
     return frames.next();
   }
   let made = 0;
@@ -195,14 +197,17 @@ async function writeWindow(r: Rebuild, payload: Uint8Array, room: number, skip: 
     }
   }
   const diffBytes = w.delta.diff.length + w.delta.extra.length;
-  // The core copies reference and delta in; nothing here keeps them after this call.
+  // The old bytes are read straight into the core's memory, and the core
+  // copies the delta in: nothing here keeps either after this.
   const refs = w.refs.map((ref) => ({ source: blobAt(blobs, ref.blob), offset: ref.offset, length: ref.length }));
-  const made = core.patchChunks(await gather(refs), w.delta, diffBytes, OUT_CHUNK);
+  const prepared = core.preparePatch(refs.reduce((n, ref) => n + ref.length, 0), w.delta, diffBytes, OUT_CHUNK);
   w.delta = { ctrl: new Int32Array(0), diff: new Uint8Array(0), extra: new Uint8Array(0) };
+  await gatherInto(refs, prepared.reference);
+  const made = prepared.start();
   let pending: Uint8Array = new Uint8Array(0);
   for (const p of w.pieces) {
     if (p.copy) {
-      for await (const chunk of streamReused(blobAt(blobs, p.blob), p.offset, p.length)) await out.write(chunk, skip);
+      for await (const chunk of streamReused(blobAt(blobs, p.blob), p.offset, p.length, r.copyBuffer)) await out.write(chunk, skip);
       continue;
     }
     for (let left = p.length; left > 0; ) {

@@ -45,10 +45,17 @@ export async function layerSource(src: ByteSource, archive: ImageArchive, i: num
   return memorySource(bytes);
 }
 
+type Range = { source: ByteSource; offset: number; length: number };
+
 /** Read `ranges` of sources one after another into one new buffer. */
-export async function gather(ranges: Array<{ source: ByteSource; offset: number; length: number }>): Promise<Uint8Array> {
-  const total = ranges.reduce((n, r) => n + r.length, 0);
-  const out = new Uint8Array(total);
+export async function gather(ranges: Range[]): Promise<Uint8Array> {
+  const out = new Uint8Array(ranges.reduce((n, r) => n + r.length, 0));
+  await gatherInto(ranges, out);
+  return out;
+}
+
+/** Read `ranges` one after another into `out` (exactly their total length). */
+export async function gatherInto(ranges: Range[], out: Uint8Array): Promise<void> {
   let at = 0;
   for (const r of ranges) {
     const target = out.subarray(at, at + r.length);
@@ -56,21 +63,20 @@ export async function gather(ranges: Array<{ source: ByteSource; offset: number;
     else target.set(await r.source.read(r.offset, r.length));
     at += r.length;
   }
-  return out;
 }
 
 /**
- * Stream [offset, offset+length) of `src` through one reused buffer of
- * `chunkSize` bytes: each yielded chunk is valid only until the next step.
+ * Stream [offset, offset+length) of `src` through one reused `buffer` (the
+ * caller may pass its own, shared by every copy loop of a run): each
+ * yielded chunk is valid only until the next step.
  * For copy and hash loops, where a fresh buffer per chunk would only feed
  * the garbage collector.
  */
-export async function* streamReused(src: ByteSource, offset: number, length: number, chunkSize = 256 * 1024): AsyncGenerator<Uint8Array> {
+export async function* streamReused(src: ByteSource, offset: number, length: number, buffer: Uint8Array = new Uint8Array(256 * 1024)): AsyncGenerator<Uint8Array> {
   if (!src.readInto) {
-    yield* src.stream(offset, length, chunkSize);
+    yield* src.stream(offset, length, buffer.length);
     return;
   }
-  const buffer = new Uint8Array(Math.min(chunkSize, Math.max(length, 1)));
   for (let at = 0; at < length; at += buffer.length) {
     const view = buffer.subarray(0, Math.min(buffer.length, length - at));
     await src.readInto(offset + at, view);
