@@ -18,7 +18,7 @@ import type { Hasher } from '../image/hash.js';
 import { paddingSize } from '../image/tar-header.js';
 import type { ByteSource } from '../image/source.js';
 import { FrameReader, FrameType, frameName, type Frame } from '../format/frames.js';
-import { EntryCodec, LayoutDigest, LiteralCodec, checkHeader, decodeJson, fromHex, unpack, type EndRecord, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
+import { EntryCodec, LayoutDigest, LiteralCodec, decodeHeader, decodeJson, fromHex, unpack, type EndRecord, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
 import { decodeWindow } from '../format/window.js';
 import { gatherInto, streamReused } from './layers.js';
 import { openOldImage, type OldImage, type OldImageInput } from './old-image.js';
@@ -39,7 +39,7 @@ export async function readHeader(frames: FrameReader): Promise<PatchHeader> {
   await frames.readMagic();
   const first = await frames.next();
   if (!first || first.type !== FrameType.Header) throw badPatch('the first frame is not the header');
-  return checkHeader(decodeJson<PatchHeader>(first.payload, 'header'));
+  return decodeHeader(first.payload);
 }
 
 /** The sink, with each rebuilt entry's data hashed on the way. */

@@ -23,7 +23,7 @@ import { openImageArchive, type ImageArchive } from '../image/archive.js';
 import { hashBytes, hashStream, type HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import { FORMAT_VERSION, FrameType, encodeFrame, encodeMagic } from '../format/frames.js';
-import { EntryCodec, LayoutDigest, LiteralCodec, encodeJson, pack, toHex, type EndRecord, type EntryRecord, type PatchHeader } from '../format/container.js';
+import { EntryCodec, LayoutDigest, LiteralCodec, encodeHeader, encodeJson, pack, toHex, type EndRecord, type EntryRecord, type PatchHeader } from '../format/container.js';
 import type { Piece } from '../format/window.js';
 import { createRunner } from './runner.node.js';
 import type { DiffRunner } from './diff-job.js';
@@ -138,7 +138,7 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
     await sink(bytes);
   };
   await emit(encodeMagic());
-  await emit(encodeFrame(FrameType.Header, encodeJson(header)));
+  await emit(encodeFrame(FrameType.Header, encodeHeader(header)));
 
   const workers = Math.max(1, Math.floor(options.workers ?? 2));
   const runner = await createRunner(workers);

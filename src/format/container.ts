@@ -1,7 +1,7 @@
 /**
  * The image patch's records, on top of frames.ts:
  *
- *   HEADER   JSON PatchHeader: both image IDs, the old blobs needed, the new
+ *   HEADER   JSON PatchHeader, deflated: both image IDs, the old blobs needed, the new
  *            archive's size, the new layers' diff_ids
  *   ENTRY    one per outer tar entry of the new archive, in order: its
  *            JSON EntryRecord and exact tar header bytes (EntryCodec);
@@ -186,6 +186,26 @@ const DICTIONARY_SIZE = 32 * 1024;
 
 /** An entry's tar header blocks plus JSON stay far below this. */
 const MAX_ENTRY_RECORD = 16 * 1024 * 1024;
+
+/** HEADER payload: u32 length of the JSON, then the JSON deflated (its digests are most of it; the rest compresses). */
+export function encodeHeader(header: PatchHeader): Uint8Array {
+  const json = encodeJson(header);
+  const packed = pack(json);
+  const out = new Uint8Array(4 + packed.length);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(packed, 4);
+  return out;
+}
+
+export function decodeHeader(payload: Uint8Array): PatchHeader {
+  if (payload.length < 4) throw badPatch('header truncated');
+  const size = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
+  if (size > MAX_HEADER) throw badPatch(`header claims ${size} bytes`);
+  return checkHeader(decodeJson<PatchHeader>(unpack(payload.subarray(4), size, 'header'), 'header'));
+}
+
+/** The header lists a few numbers per old layer and new layer: far below this. */
+const MAX_HEADER = 64 * 1024 * 1024;
 
 export function checkHeader(h: PatchHeader): PatchHeader {
   const ok =
