@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { mutateLikeARelease } from './inputs.js';
 import { measure, table, fmtMB, fmtSpread } from './measure.js';
 import { TARGETS, identical, ourCli } from './images.js';
+import { prng as samplePrng } from '../dist/image/sample.js';
 
 const KiB = 1024;
 const MB = 1024 * 1024;
@@ -94,16 +95,10 @@ class TarFile {
 
 // ------------------------------------------------------------------ contents
 
-/** mulberry32: a small seeded PRNG for the layout (sizes, kinds, choices). */
+/** The project's seeded PRNG (src/image/sample.ts), scaled to [0, 1), for the layout (sizes, kinds, choices). */
 function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = samplePrng(seed);
+  return () => next() / 4294967296;
 }
 
 /** Incompressible bytes: the AES-128-CTR keystream under a key derived from `seed`. */
