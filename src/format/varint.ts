@@ -26,6 +26,17 @@ export class VarintWriter {
     }
     this.#bytes[this.length++] = v;
   }
+  /** LEB128 up to 2^53 (offsets in layers past 4 GiB); the same bytes as varint() below 2^32. */
+  wide(value: number): void {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`varint out of range: ${value}`);
+    this.#reserve(8);
+    let v = value;
+    while (v >= 0x80) {
+      this.#bytes[this.length++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.#bytes[this.length++] = v;
+  }
   bytes(data: Uint8Array): void {
     this.#reserve(data.length);
     this.#bytes.set(data, this.length);
@@ -47,13 +58,20 @@ export class VarintReader {
     return this.bytes.length - this.pos;
   }
   varint(): number {
+    return this.#read(35, 0xffffffff);
+  }
+  /** A varint written by VarintWriter.wide (up to 2^53). */
+  wide(): number {
+    return this.#read(56, Number.MAX_SAFE_INTEGER);
+  }
+  #read(maxShift: number, max: number): number {
     let value = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
+    for (let shift = 0; shift < maxShift; shift += 7) {
       if (this.pos >= this.bytes.length) throw badPatch(`${this.what} ends inside a number`);
       const b = this.bytes[this.pos++];
       value += (b & 0x7f) * 2 ** shift;
       if (b < 0x80) {
-        if (value > 0xffffffff) break;
+        if (value > max) break;
         return value;
       }
     }

@@ -10,7 +10,8 @@
  *   3 sections (ctrl, diff as zero runs, extra): varint raw length,
  *     varint stored length, stored bytes (deflated unless that grew them)
  *
- * Offsets in refs and copies are coded relative to the previous one's end,
+ * Layout numbers are wide varints (VarintWriter.wide: offsets in layers may
+ * pass 4 GiB). Offsets in refs and copies are coded relative to the previous one's end,
  * so the usual case (old entries in the same order) costs a byte or two.
  * Memory to decode: the payload plus the inflated sections (<= window size).
  */
@@ -48,59 +49,23 @@ export interface WindowLimits {
 const zigzag = (v: number): number => (v < 0 ? -2 * v - 1 : 2 * v);
 const unzigzag = (v: number): number => (v % 2 === 1 ? -(v + 1) / 2 : v / 2);
 
-export function windowOutputSize(w: Pick<WindowData, 'pieces'>): number {
-  return w.pieces.reduce((n, p) => n + p.length, 0);
-}
-
-/**
- * Layout numbers (offsets and lengths in layers that may exceed 4 GiB) are
- * LEB128 up to 2^53: the same bytes as varint.ts's u32 varints below 2^32.
- */
-function putWide(out: VarintWriter, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`window layout value out of range: ${value}`);
-  const bytes = new Uint8Array(8);
-  let n = 0;
-  for (let v = value; ; v = Math.floor(v / 0x80)) {
-    if (v < 0x80) {
-      bytes[n++] = v;
-      break;
-    }
-    bytes[n++] = (v % 0x80) | 0x80;
-  }
-  out.bytes(bytes.subarray(0, n));
-}
-
-function getWide(input: VarintReader): number {
-  let value = 0;
-  for (let shift = 0; shift < 56; shift += 7) {
-    if (input.pos >= input.bytes.length) throw badPatch(`${input.what} ends inside a number`);
-    const b = input.bytes[input.pos++];
-    value += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) {
-      if (value > Number.MAX_SAFE_INTEGER) break;
-      return value;
-    }
-  }
-  throw badPatch(`${input.what} holds an oversized number`);
-}
-
 export function encodeWindow(w: WindowData, level = 9): Uint8Array {
   const meta = new VarintWriter(64 + 8 * (w.refs.length + w.pieces.length));
-  putWide(meta, w.refs.length);
+  meta.wide(w.refs.length);
   let end = 0;
   for (const r of w.refs) {
-    putWide(meta, r.blob);
-    putWide(meta, zigzag(r.offset - end));
-    putWide(meta, r.length);
+    meta.wide(r.blob);
+    meta.wide(zigzag(r.offset - end));
+    meta.wide(r.length);
     end = r.offset + r.length;
   }
-  putWide(meta, w.pieces.length);
+  meta.wide(w.pieces.length);
   let copyEnd = 0;
   for (const p of w.pieces) {
-    putWide(meta, p.length * 2 + (p.copy ? 1 : 0));
+    meta.wide(p.length * 2 + (p.copy ? 1 : 0));
     if (!p.copy) continue;
-    putWide(meta, p.blob);
-    putWide(meta, zigzag(p.offset - copyEnd));
+    meta.wide(p.blob);
+    meta.wide(zigzag(p.offset - copyEnd));
     copyEnd = p.offset + p.length;
   }
   const out = new VarintWriter(1024);
@@ -143,33 +108,33 @@ export function decodeWindow(payload: Uint8Array, blobs: number, limits: WindowL
   const input = new VarintReader(payload, 'window');
   const meta = new VarintReader(getSection(input, 'layout', 64 * 1024 * 1024), 'window layout');
   const refs: OldRange[] = [];
-  const refCount = getWide(meta);
+  const refCount = meta.wide();
   if (refCount * 3 > meta.remaining) throw badPatch('window layout claims more references than it holds');
   let end = 0;
   let refBytes = 0;
   for (let i = 0; i < refCount; i++) {
-    const r = { blob: getWide(meta), offset: end + unzigzag(getWide(meta)), length: getWide(meta) };
+    const r = { blob: meta.wide(), offset: end + unzigzag(meta.wide()), length: meta.wide() };
     if (r.blob >= blobs || r.offset < 0) throw badPatch(`window reference ${i} is out of range`);
     refBytes += r.length;
     end = r.offset + r.length;
     refs.push(r);
   }
   if (refBytes > limits.maxRefBytes) throw badPatch(`window reference of ${refBytes} bytes exceeds ${limits.maxRefBytes}`);
-  const pieceCount = getWide(meta);
+  const pieceCount = meta.wide();
   if (pieceCount > meta.remaining) throw badPatch('window layout claims more pieces than it holds');
   const pieces: Piece[] = [];
   let copyEnd = 0;
   let diffBytes = 0;
   for (let i = 0; i < pieceCount; i++) {
-    const tag = getWide(meta);
+    const tag = meta.wide();
     const length = Math.floor(tag / 2);
     if (tag % 2 === 0) {
       diffBytes += length;
       pieces.push({ copy: false, length });
       continue;
     }
-    const blob = getWide(meta);
-    const offset = copyEnd + unzigzag(getWide(meta));
+    const blob = meta.wide();
+    const offset = copyEnd + unzigzag(meta.wide());
     if (blob >= blobs || offset < 0) throw badPatch(`window copy ${i} is out of range`);
     copyEnd = offset + length;
     pieces.push({ copy: true, blob, offset, length });

@@ -11,7 +11,7 @@ import { inspectPatch } from '../../src/delta/inspect.js';
 import type { OldImageProvider } from '../../src/delta/old-image.js';
 import { encodeFrame, FrameType } from '../../src/format/frames.js';
 import { decodeWindow, encodeWindow, type WindowData } from '../../src/format/window.js';
-import type { PatchHeader } from '../../src/format/container.js';
+import { decodeHeader, type PatchHeader } from '../../src/format/container.js';
 import { memorySource } from '../../src/image/source.js';
 import { buildDockerArchive, randomBytes, samplePair, sharedLayerPair } from '../fixtures/images.js';
 import { applyToBytes, chunked, concat, expectPatcherError, expectSameBytes, makePatch, nodeHasher, replaceFrame, walkFrames, watchedSource, type FrameAt } from './util.js';
@@ -152,7 +152,7 @@ describe('hostile WINDOW frames with valid checksums', () => {
   let target: FrameAt;
   let window: WindowData;
   beforeAll(() => {
-    header = JSON.parse(new TextDecoder().decode(frames[0].payload)) as PatchHeader;
+    header = decodeHeader(frames[0].payload);
     // The first window of the changed layer: later windows follow it, so it has room to grow.
     target = frames.find((f) => f.type === FrameType.Window)!;
     window = decodeWindow(target.payload, header.old.blobs.length, { maxDiffBytes: 1 << 30, maxRefBytes: 1 << 30 });
