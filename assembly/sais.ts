@@ -72,6 +72,14 @@ function bucketBounds(counts: usize, bkt: usize, k: i32, end: bool): void {
   }
 }
 
+/** Put suffix p at the tail end of its bucket (the bucket's pointer moves down). */
+@inline function pushToTail<T>(t: usize, sa: usize, bkt: usize, p: i32): void {
+  const c = chr<T>(t, p);
+  const b = get(bkt, c) - 1;
+  put(bkt, c, b);
+  put(sa, b, p);
+}
+
 /** Place L-type suffixes left to right, induced from what SA holds. */
 function induceL<T>(t: usize, sa: usize, n: i32, types: usize, counts: usize, bkt: usize, k: i32): void {
   bucketBounds(counts, bkt, k, false);
@@ -99,11 +107,7 @@ function induceS<T>(t: usize, sa: usize, n: i32, types: usize, counts: usize, bk
     const p = get(sa, i);
     if (p <= 0) continue;
     const j = p - 1;
-    if (!isS(types, j)) continue;
-    const c = chr<T>(t, j);
-    const b = get(bkt, c) - 1;
-    put(bkt, c, b);
-    put(sa, b, j);
+    if (isS(types, j)) pushToTail<T>(t, sa, bkt, j);
   }
 }
 
@@ -167,13 +171,7 @@ export function sais<T>(t: usize, sa: usize, n: i32, k: i32, ws: usize, wsBytes:
   // Stage 1: sort the LMS substrings by one round of induced sorting.
   memory.fill(sa, 0xff, <usize>n << 2); // every slot -1
   bucketBounds(counts, bkt, k, true);
-  for (let i = 1; i < n; i++) {
-    if (!isLMS(types, i)) continue;
-    const c = chr<T>(t, i);
-    const b = get(bkt, c) - 1;
-    put(bkt, c, b);
-    put(sa, b, i);
-  }
+  for (let i = 1; i < n; i++) if (isLMS(types, i)) pushToTail<T>(t, sa, bkt, i);
   induceL<T>(t, sa, n, types, counts, bkt, k);
   induceS<T>(t, sa, n, types, counts, bkt, k);
   let m = 0;
@@ -204,11 +202,8 @@ export function sais<T>(t: usize, sa: usize, n: i32, k: i32, ws: usize, wsBytes:
   bucketBounds(counts, bkt, k, true);
   for (let i = m - 1; i >= 0; i--) {
     const p = get(sa, i);
-    put(sa, i, -1);
-    const c = chr<T>(t, p);
-    const b = get(bkt, c) - 1;
-    put(bkt, c, b);
-    put(sa, b, p);
+    put(sa, i, -1); // its slot may be its own bucket position: clear first
+    pushToTail<T>(t, sa, bkt, p);
   }
   induceL<T>(t, sa, n, types, counts, bkt, k);
   induceS<T>(t, sa, n, types, counts, bkt, k);
