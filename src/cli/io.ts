@@ -4,7 +4,7 @@
  * the target's directory and renamed into place only once verified.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ErrorCode, PatcherError } from '../errors.js';
@@ -47,6 +47,34 @@ export async function readInput(path: string, label: string): Promise<Uint8Array
     return new Uint8Array(await readFile(path));
   } catch (err) {
     throw ioError('read', label, path, err);
+  }
+}
+
+/** Size of an input file (one-line IO error if it cannot be read). */
+export async function fileSize(path: string, label: string): Promise<number> {
+  try {
+    const info = await stat(path);
+    if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    return info.size;
+  } catch (err) {
+    throw ioError('read', label, path, err);
+  }
+}
+
+/** Fill `target` with the whole file at `path` (its size must be target.length). */
+export async function readInto(path: string, label: string, target: Uint8Array): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, 'r');
+    for (let done = 0; done < target.length; ) {
+      const { bytesRead } = await handle.read(target, done, target.length - done, done);
+      if (bytesRead === 0) throw new Error('file shrank while reading');
+      done += bytesRead;
+    }
+  } catch (err) {
+    throw ioError('read', label, path, err);
+  } finally {
+    await handle?.close();
   }
 }
 

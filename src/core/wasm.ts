@@ -19,8 +19,18 @@ import { ErrorCode, PatcherError, badPatch } from '../errors.js';
 export interface DiffCore {
   /** Suffix array of `text` (used by tests): SA[i] = start of the i-th smallest suffix. */
   suffixArray(text: Uint8Array): Int32Array;
-  /** bsdiff delta turning `old` into `neu`. */
-  diff(old: Uint8Array, neu: Uint8Array): Delta;
+  /**
+   * bsdiff delta turning `old` into `neu`. With `views`, diff and extra are
+   * views into the core's memory, valid until its next call: no second copy
+   * of up to `neu.length` bytes (the single-file CLI on big inputs).
+   */
+  diff(old: Uint8Array, neu: Uint8Array, options?: { views?: boolean }): Delta;
+  /**
+   * diff() for inputs the caller reads straight into the core's memory:
+   * fill `old` and `neu` (views, valid until run()), then run(). Big inputs
+   * are then held once, not twice. Nothing may use the core in between.
+   */
+  prepareDiff(oldSize: number, newSize: number): PreparedDiff;
   /** Apply a delta; throws PatcherError (code BAD_PATCH) on a hostile or inconsistent delta. */
   patch(old: Uint8Array, delta: Delta, newSize: number): Uint8Array;
   /**
@@ -37,6 +47,12 @@ export interface DiffCore {
   preparePatch(refLength: number, delta: Delta, newSize: number, chunkSize?: number): PreparedPatch;
   /** Current size of the WASM linear memory in bytes (it never shrinks: this is the peak). */
   memoryBytes(): number;
+}
+
+export interface PreparedDiff {
+  old: Uint8Array;
+  neu: Uint8Array;
+  run(options?: { views?: boolean }): Delta;
 }
 
 export interface PreparedPatch {
@@ -139,9 +155,14 @@ class WasmCore implements DiffCore {
     return new Int32Array(this.#ex.memory.buffer, saPtr, n).slice();
   }
 
-  diff(old: Uint8Array, neu: Uint8Array): Delta {
-    const n = old.length;
-    const m = neu.length;
+  diff(old: Uint8Array, neu: Uint8Array, options: { views?: boolean } = {}): Delta {
+    const prepared = this.prepareDiff(old.length, neu.length);
+    prepared.old.set(old);
+    prepared.neu.set(neu);
+    return prepared.run(options);
+  }
+
+  prepareDiff(n: number, m: number): PreparedDiff {
     const oldPtr = this.#base;
     const saPtr = align16(oldPtr + n);
     const bucketPtr = align16(saPtr + 4 * n);
@@ -151,12 +172,24 @@ class WasmCore implements DiffCore {
     const ctrlPtr = align16(extraPtr + m);
     const scratch = align16(ctrlPtr + CTRL_CHUNK * 12);
     this.#reserve(scratch + (n >>> 3) + 65536);
-    this.#bytes(oldPtr, n).set(old);
-    this.#bytes(newPtr, m).set(neu);
-    if (this.#ex.suffixSort(oldPtr, n, saPtr, scratch) < 0) {
-      throw new PatcherError(ErrorCode.Core, 'out of memory in the suffix sort');
-    }
-    this.#ex.diffBegin(oldPtr, n, saPtr, bucketPtr, newPtr, m, diffPtr, extraPtr);
+    return {
+      old: this.#bytes(oldPtr, n),
+      neu: this.#bytes(newPtr, m),
+      run: (options = {}) => {
+        if (this.#ex.suffixSort(oldPtr, n, saPtr, scratch) < 0) {
+          throw new PatcherError(ErrorCode.Core, 'out of memory in the suffix sort');
+        }
+        this.#ex.diffBegin(oldPtr, n, saPtr, bucketPtr, newPtr, m, diffPtr, extraPtr);
+        const ctrl = this.#drainCtrl(ctrlPtr);
+        const diff = this.#bytes(diffPtr, this.#ex.diffBytes());
+        const extra = this.#bytes(extraPtr, this.#ex.extraBytes());
+        return options.views ? { ctrl, diff, extra } : { ctrl, diff: diff.slice(), extra: extra.slice() };
+      },
+    };
+  }
+
+  /** Run the search to the end, collecting its control triples. */
+  #drainCtrl(ctrlPtr: number): Int32Array {
     const chunks: Int32Array[] = [];
     let triples = 0;
     while (!this.#ex.diffDone()) {
@@ -170,11 +203,7 @@ class WasmCore implements DiffCore {
       ctrl.set(c, at);
       at += c.length;
     }
-    return {
-      ctrl,
-      diff: this.#bytes(diffPtr, this.#ex.diffBytes()).slice(),
-      extra: this.#bytes(extraPtr, this.#ex.extraBytes()).slice(),
-    };
+    return ctrl;
   }
 
   patch(old: Uint8Array, delta: Delta, newSize: number): Uint8Array {

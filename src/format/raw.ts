@@ -68,8 +68,21 @@ export function isRawPatch(bytes: Uint8Array): boolean {
 
 /** Encode `delta` (which turns `old` into `neu`) as a raw patch. */
 export function encodeRawPatch(old: Uint8Array, neu: Uint8Array, delta: Delta, options: RawEncodeOptions = {}): Uint8Array {
+  return encodeRawPatchOf(
+    { oldSize: old.length, newSize: neu.length, oldSha256: options.oldSha256 ?? sha256(old), newSha256: options.newSha256 ?? sha256(neu) },
+    delta,
+    options,
+  );
+}
+
+/** The same from sizes and digests alone, so a caller need not keep both inputs in memory. */
+export function encodeRawPatchOf(
+  inputs: { oldSize: number; newSize: number; oldSha256: Uint8Array; newSha256: Uint8Array },
+  delta: Delta,
+  options: RawEncodeOptions = {},
+): Uint8Array {
   const ctrl = compactCtrl(delta.ctrl);
-  checkDelta({ ...delta, ctrl }, old.length, neu.length);
+  checkDelta({ ...delta, ctrl }, inputs.oldSize, inputs.newSize);
   const level = options.level ?? 9;
   const sections = [encodeCtrl(ctrl), encodeZeroRuns(delta.diff), delta.extra].map((s) => packSection(s, level));
 
@@ -77,11 +90,11 @@ export function encodeRawPatch(old: Uint8Array, neu: Uint8Array, delta: Delta, o
   const view = new DataView(header.buffer);
   header.set(new TextEncoder().encode(RAW_MAGIC));
   header[5] = RAW_VERSION;
-  view.setBigUint64(8, BigInt(old.length), true);
-  view.setBigUint64(16, BigInt(neu.length), true);
+  view.setBigUint64(8, BigInt(inputs.oldSize), true);
+  view.setBigUint64(16, BigInt(inputs.newSize), true);
   view.setBigUint64(24, BigInt(delta.diff.length), true);
-  header.set(options.oldSha256 ?? sha256(old), 32);
-  header.set(options.newSha256 ?? sha256(neu), 64);
+  header.set(inputs.oldSha256, 32);
+  header.set(inputs.newSha256, 64);
   view.setUint32(96, crc32(header.subarray(0, 96)), true);
 
   const out = new Uint8Array(HEADER_SIZE + sections.reduce((n, s) => n + s.length, 0));

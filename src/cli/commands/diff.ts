@@ -1,13 +1,14 @@
 /**
  * `docker-patcher diff OLD NEW PATCH`: a raw single-file patch (DPRAW v1).
- * Memory: both files whole, plus the WASM core's suffix array (about 5 bytes
- * per OLD byte) and the delta (about NEW size).
+ * Memory: the WASM core's copy of both files, its suffix array (about 5
+ * bytes per OLD byte in all) and the delta (about 2x NEW size): files are
+ * read straight into the core, so nothing else holds them.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { loadCore } from '../../core/index.js';
-import { encodeRawPatch } from '../../format/raw.js';
+import { encodeRawPatchOf } from '../../format/raw.js';
 import { sha256 } from '../../format/checksum.js';
-import { AtomicOutput, checkOneStdin, readInput, writeStdout } from '../io.js';
+import { AtomicOutput, checkOneStdin, fileSize, readInput, readInto, writeStdout } from '../io.js';
 import { contextOf } from '../program.js';
 import { formatBytes } from '../progress.js';
 
@@ -44,24 +45,41 @@ Examples:
     });
 }
 
+/**
+ * Read both inputs, hash them and diff them; they go out of scope on return,
+ * so only the core's copy (and its delta, as views) stays in memory while
+ * the patch is encoded.
+ */
+async function diffInputs(oldPath: string, newPath: string, ctx: ReturnType<typeof contextOf>) {
+  ctx.progress.phase('reading');
+  const core = await loadCore();
+  let prepared;
+  if (oldPath !== '-' && newPath !== '-') {
+    // Files: read straight into the core's memory, so each is held once.
+    prepared = core.prepareDiff(await fileSize(oldPath, 'OLD'), await fileSize(newPath, 'NEW'));
+    await readInto(oldPath, 'OLD', prepared.old);
+    await readInto(newPath, 'NEW', prepared.neu);
+  } else {
+    const old = await readInput(oldPath, 'OLD');
+    const neu = await readInput(newPath, 'NEW');
+    prepared = core.prepareDiff(old.length, neu.length);
+    prepared.old.set(old);
+    prepared.neu.set(neu);
+  }
+  const inputs = { oldSize: prepared.old.length, newSize: prepared.neu.length, oldSha256: sha256(prepared.old), newSha256: sha256(prepared.neu) };
+  ctx.progress.phase('diffing', inputs.newSize);
+  return { inputs, delta: prepared.run({ views: true }) };
+}
+
 async function runDiff(oldPath: string, newPath: string, patchPath: string, options: DiffOptions, command: Command): Promise<void> {
   const ctx = contextOf(command);
   checkOneStdin({ OLD: oldPath, NEW: newPath });
-  ctx.progress.phase('reading');
-  const old = await readInput(oldPath, 'OLD');
-  const neu = await readInput(newPath, 'NEW');
   // Create the output before the long diff, so a bad PATCH path fails fast.
   const output = patchPath === '-' ? undefined : await AtomicOutput.create(patchPath, 'PATCH');
   try {
-    ctx.progress.phase('diffing', neu.length);
-    const core = await loadCore();
-    const delta = core.diff(old, neu);
+    const { inputs, delta } = await diffInputs(oldPath, newPath, ctx);
     ctx.progress.phase('compressing');
-    const patch = encodeRawPatch(old, neu, delta, {
-      level: options.level as 9,
-      oldSha256: sha256(old),
-      newSha256: sha256(neu),
-    });
+    const patch = encodeRawPatchOf(inputs, delta, { level: options.level as 9 });
     ctx.progress.phase('writing', patch.length);
     if (output) {
       await output.write(patch);
@@ -69,7 +87,7 @@ async function runDiff(oldPath: string, newPath: string, patchPath: string, opti
     } else {
       await writeStdout(patch);
     }
-    const share = neu.length > 0 ? ` (${((100 * patch.length) / neu.length).toFixed(2)}% of NEW)` : '';
+    const share = inputs.newSize > 0 ? ` (${((100 * patch.length) / inputs.newSize).toFixed(2)}% of NEW)` : '';
     ctx.info(`${patchPath === '-' ? 'patch' : patchPath}: ${formatBytes(patch.length)}${share}`);
   } catch (err) {
     await output?.abort();
