@@ -18,8 +18,10 @@
 # reclaimed cache, not the process's memory. qemu's max RSS is the process's own peak (guest node
 # plus qemu's own: translated code, and ~60 MB of page descriptors per WebAssembly memory).
 #
-# Work dir: a new temp dir, removed at the end unless --keep; --work-dir DIR uses DIR and keeps it
-# (the test reads OUT and NEW there). Files in it: OLD and NEW as unpacked, patch, out.tar.
+# Work dir: a new temp dir, removed at the end unless --keep, also on failure and on SIGINT/SIGTERM;
+# named with the script's pid, so a later run removes the dirs of runs that were SIGKILLed. --work-dir
+# DIR uses DIR and keeps it (the caller owns it: the test reads OUT and NEW there). Files in it: OLD
+# and NEW as unpacked, patch, out.tar.
 # Needs: zstd, root (for the memory cgroup), and whatever ../shared/tools/arm64-node.sh sets up on
 # its first run (qemu-user-static from apt, an arm64 node from npm, ~7 s and ~165 MB; see its header).
 # ARM64_NODE_VERSION and QEMU_CPU pass through to it.
@@ -55,10 +57,19 @@ archive=$SHARED/images/$pair.tar.zst
 command -v zstd >/dev/null || die "zstd is not installed (apt-get install zstd)"
 [ "$(id -u)" = 0 ] || die "ARM64_MEM needs root (arm64-node.sh makes a memory cgroup)"
 
-if [ -z "$work" ]; then work=$(mktemp -d "${TMPDIR:-/tmp}/dp-arm64-XXXXXX"); else mkdir -p "$work"; fi
+# Work dirs of earlier runs whose process is gone (killed before their trap could run).
+for stale in "${TMPDIR:-/tmp}"/dp-arm64-[0-9]*-*; do
+  [ -d "$stale" ] || continue
+  pid=${stale##*/dp-arm64-}; pid=${pid%%-*}
+  kill -0 "$pid" 2>/dev/null || rm -rf "$stale"
+done
+if [ -z "$work" ]; then work=$(mktemp -d "${TMPDIR:-/tmp}/dp-arm64-$$-XXXXXX"); else mkdir -p "$work"; fi
 work=$(cd "$work" && pwd)
 cleanup() { if [ "$keep" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi; }
 trap cleanup EXIT
+# A signal ends the script through `exit`, so the EXIT trap removes the work dir.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 cd "$ROOT"
 t_all=$(now)

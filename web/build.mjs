@@ -8,6 +8,9 @@
 //     diff windows on the worker's own thread)
 // and the build FAILS if any Node built-in (node:* or a bare 'fs', 'crypto'…)
 // is still reachable, printing the import chain that pulls it in.
+//
+// No source maps by default: the npm package ships web/dist but not the
+// sources a map would name. `node web/build.mjs --sourcemap` for debugging.
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
@@ -19,6 +22,7 @@ const webDir = dirname(fileURLToPath(import.meta.url));
 const repoDir = resolve(webDir, '..');
 const outDir = resolve(webDir, 'dist');
 const wasmFile = resolve(repoDir, 'build/diffcore.wasm');
+const sourcemap = process.argv.includes('--sourcemap');
 
 /** Files replaced in the browser bundle besides the X.node.ts -> X.browser.ts rule: original -> replacement. */
 const SWAPS = new Map();
@@ -91,7 +95,7 @@ async function main() {
     format: 'iife',
     platform: 'browser',
     target: ['es2022', 'chrome100', 'firefox100', 'safari16'],
-    sourcemap: true,
+    sourcemap,
     minify: true,
     metafile: true,
     logLevel: 'warning',

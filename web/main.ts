@@ -1,7 +1,10 @@
 /**
  * The demo page's controller: file inputs -> worker -> results. All heavy
  * work happens in worker.ts; this file only moves Files and Blobs across and
- * updates the DOM (rendering helpers in render.ts).
+ * updates the DOM (rendering helpers in render.ts). Two flows: make a patch
+ * from two archives (and apply it back), or apply a patch file to an old
+ * archive (the device side). Cancel terminates the worker and starts a
+ * fresh one: nothing of the cancelled work survives.
  */
 import type { PatchSummary, Phase, Progress } from '../src/delta/types.js';
 import type { Reply, Request } from './protocol.js';
@@ -51,6 +54,18 @@ const ui = {
   timeCreate: byId('time-create'),
   timeApply: byId('time-apply'),
   timeHash: byId('time-hash'),
+  deviceOld: byId<HTMLInputElement>('device-old-file'),
+  devicePatch: byId<HTMLInputElement>('device-patch-file'),
+  deviceExpect: byId<HTMLInputElement>('device-expect'),
+  applyFiles: byId<HTMLButtonElement>('apply-files'),
+  cancel: byId<HTMLButtonElement>('cancel'),
+  notice: byId('notice'),
+  applied: byId('applied'),
+  appliedVerdict: byId('applied-verdict'),
+  appliedId: byId('applied-id'),
+  appliedTags: byId('applied-tags'),
+  appliedDigest: byId('applied-digest'),
+  downloadApplied: byId<HTMLAnchorElement>('download-applied'),
 };
 
 /** What the last successful create produced (kept for "Apply back"). */
@@ -58,22 +73,42 @@ let created: { summary: PatchSummary; patch: Blob; oldFile: File; newFile: File 
 let busy = false;
 const objectUrls: string[] = [];
 
-const worker = new Worker('worker.js');
-worker.onmessage = (event: MessageEvent<Reply>) => onReply(event.data);
-worker.onerror = (event) => {
-  event.preventDefault();
-  finishWork();
-  showError(`The worker failed to start or crashed: ${event.message || 'see the browser console'}`);
-};
+let worker = startWorker();
+
+function startWorker(): Worker {
+  const fresh = new Worker('worker.js');
+  // A terminated worker's last messages must not reach the page.
+  fresh.onmessage = (event: MessageEvent<Reply>) => {
+    if (fresh === worker) onReply(event.data);
+  };
+  fresh.onerror = (event) => {
+    event.preventDefault();
+    if (fresh !== worker) return;
+    finishWork();
+    showError(`The worker failed to start or crashed: ${event.message || 'see the browser console'}`);
+  };
+  return fresh;
+}
 
 function send(request: Request): void {
   busy = true;
   updateButtons();
   hideError();
+  ui.notice.hidden = true;
   ui.status.hidden = false;
   ui.progressBar.removeAttribute('value');
   ui.progressText.textContent = request.type === 'create' ? 'Starting…' : 'Applying…';
   worker.postMessage(request);
+}
+
+/** Stop the work in progress: the worker goes, with everything it held; the page is idle again. */
+function cancel(): void {
+  if (!busy) return;
+  worker.terminate();
+  worker = startWorker();
+  finishWork();
+  ui.notice.textContent = 'Cancelled: nothing was kept.';
+  ui.notice.hidden = false;
 }
 
 function finishWork(): void {
@@ -85,6 +120,7 @@ function finishWork(): void {
 function updateButtons(): void {
   ui.create.disabled = busy || !ui.oldFile.files?.length || !ui.newFile.files?.length;
   ui.apply.disabled = busy || created === undefined;
+  ui.applyFiles.disabled = busy || !ui.deviceOld.files?.length || !ui.devicePatch.files?.length;
 }
 
 function showError(message: string): void {
@@ -118,19 +154,27 @@ function objectUrl(blob: Blob): string {
   return url;
 }
 
-function showProgress(progress: Progress): void {
-  const label = PHASE_LABELS[progress.phase] ?? progress.phase;
-  const detail = progress.detail ? ` ${progress.detail}` : '';
-  if (progress.total > 0) {
-    const fraction = Math.min(1, progress.done / progress.total);
-    ui.progressBar.value = fraction;
-    // 'plan' counts layers (its detail names them); every other phase counts bytes.
-    const amount = progress.phase === 'plan' ? '' : `: ${formatBytes(progress.done)} of ${formatBytes(progress.total)}`;
-    ui.progressText.textContent = `${label}${detail}${amount} (${formatPercent(fraction)})`;
+function showProgress(reply: Extract<Reply, { type: 'progress' }>): void {
+  const { progress, input } = reply;
+  if (progress && progress.phase !== 'index' && progress.total > 0) {
+    showFraction(progress, progress.done / progress.total);
+  } else if (input.total > 0) {
+    // Until the library reports past indexing: what has been read of the old image.
+    showFraction({ phase: progress?.phase ?? 'read-old', detail: progress?.detail, done: input.done, total: input.total }, input.done / input.total);
   } else {
     ui.progressBar.removeAttribute('value');
-    ui.progressText.textContent = `${label}${detail}…`;
+    ui.progressText.textContent = `${progress ? PHASE_LABELS[progress.phase] : 'Starting'}…`;
   }
+}
+
+function showFraction(progress: Progress, ratio: number): void {
+  const label = PHASE_LABELS[progress.phase] ?? progress.phase;
+  const detail = progress.detail ? `, ${progress.detail}` : '';
+  const fraction = Math.min(1, ratio);
+  ui.progressBar.value = fraction;
+  // 'plan' counts layers (its detail names them); every other phase counts bytes.
+  const amount = progress.phase === 'plan' ? '' : `: ${formatBytes(progress.done)} of ${formatBytes(progress.total)}`;
+  ui.progressText.textContent = `${label}${detail}${amount} (${formatPercent(fraction)})`;
 }
 
 function setTime(span: HTMLElement, ms: number): void {
@@ -146,7 +190,7 @@ function baseName(file: File): string {
 function onReply(reply: Reply): void {
   switch (reply.type) {
     case 'progress':
-      showProgress(reply.progress);
+      showProgress(reply);
       return;
     case 'error':
       finishWork();
@@ -157,6 +201,9 @@ function onReply(reply: Reply): void {
       return;
     case 'applied':
       onApplied(reply);
+      return;
+    case 'applied-files':
+      onAppliedFiles(reply);
       return;
   }
 }
@@ -202,8 +249,32 @@ function onApplied(reply: Extract<Reply, { type: 'applied' }>): void {
   setTime(ui.timeHash, reply.hashMs);
 }
 
+function onAppliedFiles(reply: Extract<Reply, { type: 'applied-files' }>): void {
+  finishWork();
+  ui.appliedVerdict.textContent =
+    `✔ verified: the config hashes to the new image ID and ${reply.layersVerified} layer${reply.layersVerified === 1 ? '' : 's'} ` +
+    `match their diff_ids (applied in ${formatMs(reply.applyMs)})`;
+  ui.appliedId.textContent = reply.newImageId;
+  ui.appliedTags.textContent = reply.tags.length ? reply.tags.join(', ') : '(none)';
+  ui.appliedDigest.textContent = reply.outputDigest;
+  ui.downloadApplied.href = objectUrl(reply.output);
+  ui.downloadApplied.download = `${reply.newImageId.replace(/^sha256:/, '').slice(0, 12)}.tar`;
+  ui.downloadApplied.textContent = `Download new archive (${formatBytes(reply.output.size)})`;
+  ui.applied.hidden = false;
+}
+
+/** Forget the device side's result (other files were picked). */
+function resetApplied(): void {
+  ui.applied.hidden = true;
+  ui.downloadApplied.removeAttribute('href');
+  hideError();
+  updateButtons();
+}
+
 ui.oldFile.addEventListener('change', resetResults);
 ui.newFile.addEventListener('change', resetResults);
+ui.deviceOld.addEventListener('change', resetApplied);
+ui.devicePatch.addEventListener('change', resetApplied);
 ui.create.addEventListener('click', () => {
   const oldFile = ui.oldFile.files?.[0];
   const newFile = ui.newFile.files?.[0];
@@ -216,4 +287,12 @@ ui.apply.addEventListener('click', () => {
   ui.verify.hidden = true;
   send({ type: 'apply', oldFile: created.oldFile, newFile: created.newFile, patch: created.patch });
 });
+ui.applyFiles.addEventListener('click', () => {
+  const oldFile = ui.deviceOld.files?.[0];
+  const patchFile = ui.devicePatch.files?.[0];
+  if (!oldFile || !patchFile || busy) return;
+  resetApplied();
+  send({ type: 'apply-files', oldFile, patchFile, expectNewId: ui.deviceExpect.value.trim() || undefined });
+});
+ui.cancel.addEventListener('click', cancel);
 updateButtons();

@@ -1,16 +1,27 @@
 /**
  * Messages between the demo page (main.ts) and its Web Worker (worker.ts).
  * Files travel as File/Blob objects (structured clone shares, not copies,
- * their bytes); results come back as plain objects and Blobs.
+ * their bytes); results come back as plain objects and Blobs. Cancel is not
+ * a message: the page terminates the worker and starts a fresh one.
  */
 import type { PatchSummary, Progress } from '../src/delta/types.js';
 
+export type Step = 'create' | 'apply';
+
 export type Request =
   | { type: 'create'; oldFile: File; newFile: File }
-  | { type: 'apply'; oldFile: File; newFile: File; patch: Blob };
+  | { type: 'apply'; oldFile: File; newFile: File; patch: Blob }
+  /** The device side: an old archive and a patch file, no new archive to compare with. */
+  | { type: 'apply-files'; oldFile: File; patchFile: File; expectNewId?: string };
+
+/** Bytes read so far from the old image: moves while the library indexes it, before its own reports start. */
+export interface InputProgress {
+  done: number;
+  total: number;
+}
 
 export type Reply =
-  | { type: 'progress'; step: 'create' | 'apply'; progress: Progress }
+  | { type: 'progress'; step: Step; progress?: Progress; input: InputProgress }
   | {
       type: 'created';
       summary: PatchSummary;
@@ -31,4 +42,15 @@ export type Reply =
       applyMs: number;
       hashMs: number;
     }
-  | { type: 'error'; step: 'create' | 'apply'; message: string; code?: string };
+  | {
+      type: 'applied-files';
+      newImageId: string;
+      tags: string[];
+      output: Blob;
+      /** sha256 of the rebuilt archive. */
+      outputDigest: string;
+      /** Layers of the rebuilt archive whose bytes hash to the config's diff_ids. */
+      layersVerified: number;
+      applyMs: number;
+    }
+  | { type: 'error'; step: Step; message: string; code?: string };

@@ -1,7 +1,13 @@
 /**
  * The demo's Web Worker: runs createPatch / applyPatch off the page's thread,
  * so the progress bar keeps moving. One request at a time (the page waits
- * for a reply before it sends the next).
+ * for a reply before it sends the next). Cancel: the page terminates this
+ * worker, so nothing here needs to be interruptible.
+ *
+ * Progress: a tick every TICK_MS reports the library's last progress and the
+ * bytes read so far from the old image, so the bar moves from the first
+ * second (the library's first report comes only once a whole old layer is
+ * indexed: 128 MB on the nginx pair).
  *
  * Memory: the library's own budget (one diff window, see CreateOptions),
  * plus the whole patch (small) and, on apply, the rebuilt archive, which is
@@ -14,12 +20,15 @@ import type { Progress } from '../src/delta/types.js';
 import { setCoreUrl } from '../src/core/load.browser.js';
 import { PatcherError } from '../src/errors.js';
 import { openImageArchive } from '../src/image/archive.js';
-import { blobSource } from '../src/image/source.js';
+import { blobSource, streamByReads, type ByteSource } from '../src/image/source.js';
 import { browserHasher } from '../src/image/sha256.js';
-import type { Reply, Request } from './protocol.js';
+import type { InputProgress, Reply, Request, Step } from './protocol.js';
+import { verifyRebuilt } from './verify.js';
 
 /** Bytes of output chunks kept as arrays before they are folded into one Blob. */
 const FOLD_BYTES = 32 * 1024 * 1024;
+/** How often progress goes to the page, in milliseconds. */
+const TICK_MS = 150;
 
 interface WorkerScope {
   location: { href: string };
@@ -56,8 +65,43 @@ class BlobCollector {
   }
 }
 
-function progressReporter(step: 'create' | 'apply'): (progress: Progress) => void {
-  return (progress) => scope.postMessage({ type: 'progress', step, progress });
+/** A Blob source that counts the bytes read through it. */
+function countingSource(blob: Blob, counter: InputProgress): ByteSource {
+  const inner = blobSource(blob);
+  const source: ByteSource = {
+    size: inner.size,
+    async read(offset, length) {
+      const bytes = await inner.read(offset, length);
+      counter.done = Math.min(counter.total, counter.done + length);
+      return bytes;
+    },
+    stream: (offset, length, chunkSize) => streamByReads(source, offset, length, chunkSize),
+  };
+  return source;
+}
+
+/** Progress for one request: the old image read through `old`, the library's reports, a ticker. */
+class Watch {
+  readonly input: InputProgress;
+  readonly old: ByteSource;
+  #last: Progress | undefined;
+  #timer: ReturnType<typeof setInterval>;
+
+  constructor(readonly step: Step, oldFile: File) {
+    this.input = { done: 0, total: oldFile.size };
+    this.old = countingSource(oldFile, this.input);
+    this.#timer = setInterval(() => this.#post(), TICK_MS);
+    this.#post();
+  }
+  readonly onProgress = (progress: Progress): void => {
+    this.#last = progress;
+  };
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+  #post(): void {
+    scope.postMessage({ type: 'progress', step: this.step, progress: this.#last, input: { ...this.input } });
+  }
 }
 
 /**
@@ -65,41 +109,47 @@ function progressReporter(step: 'create' | 'apply'): (progress: Progress) => voi
  * bad file is named in the message: createPatch's errors do not say which
  * input they came from.
  */
-async function checkImage(file: File, what: string): Promise<void> {
+async function checkImage(source: ByteSource, file: File, what: string): Promise<void> {
   try {
-    await openImageArchive(blobSource(file), { hasher: browserHasher });
+    await openImageArchive(source, { hasher: browserHasher });
   } catch (err) {
     if (err instanceof PatcherError) throw new PatcherError(err.code, `${what} ${file.name}: ${err.message}`, { cause: err });
     throw err;
   }
 }
 
-async function create(oldFile: File, newFile: File): Promise<Reply> {
-  await checkImage(oldFile, 'old image');
-  await checkImage(newFile, 'new image');
+async function create(oldFile: File, newFile: File, watch: Watch): Promise<Reply> {
+  await checkImage(watch.old, oldFile, 'old image');
+  await checkImage(blobSource(newFile), newFile, 'new image');
   const started = performance.now();
   const patch = new BlobCollector();
-  const summary = await createPatch(blobSource(oldFile), blobSource(newFile), (chunk) => patch.add(chunk), {
+  const summary = await createPatch(watch.old, blobSource(newFile), (chunk) => patch.add(chunk), {
     hasher: browserHasher,
     workers: 1,
-    onProgress: progressReporter('create'),
+    onProgress: watch.onProgress,
   });
   return { type: 'created', summary, patch: patch.finish(), createMs: performance.now() - started };
 }
 
-async function apply(oldFile: File, newFile: File, patchBlob: Blob): Promise<Reply> {
-  const started = performance.now();
+/** applyPatch into a Blob, hashing the archive on the way. */
+async function applyToBlob(watch: Watch, patch: Blob, expectNewId?: string) {
   const output = new BlobCollector();
   const outputHasher = browserHasher();
   const result = await applyPatch(
-    blobSource(oldFile),
-    blobSource(patchBlob).stream(),
+    watch.old,
+    blobSource(patch).stream(),
     (chunk) => {
       outputHasher.update(chunk);
       output.add(chunk);
     },
-    { hasher: browserHasher, onProgress: progressReporter('apply') },
+    { hasher: browserHasher, onProgress: watch.onProgress, expectNewId },
   );
+  return { result, output: output.finish('application/x-tar'), outputDigest: outputHasher.digest() };
+}
+
+async function applyBack(newFile: File, patch: Blob, watch: Watch): Promise<Reply> {
+  const started = performance.now();
+  const { result, output, outputDigest } = await applyToBlob(watch, patch);
   const applyMs = performance.now() - started;
 
   // The reference: sha256 of the new tarball exactly as picked in the page.
@@ -110,21 +160,45 @@ async function apply(oldFile: File, newFile: File, patchBlob: Blob): Promise<Rep
     type: 'applied',
     newImageId: result.newImageId,
     tags: result.tags,
-    output: output.finish('application/x-tar'),
-    outputDigest: outputHasher.digest(),
+    output,
+    outputDigest,
     newFileDigest: newHasher.digest(),
     applyMs,
     hashMs: performance.now() - hashStarted,
   };
 }
 
+/** The device side: no new archive to compare with, so the result is checked against its own config. */
+async function applyFiles(oldFile: File, patchFile: File, expectNewId: string | undefined, watch: Watch): Promise<Reply> {
+  await checkImage(watch.old, oldFile, 'old image');
+  const started = performance.now();
+  const { result, output, outputDigest } = await applyToBlob(watch, patchFile, expectNewId || undefined);
+  const layersVerified = await verifyRebuilt(output, result.newImageId, watch.onProgress);
+  return { type: 'applied-files', newImageId: result.newImageId, tags: result.tags, output, outputDigest, layersVerified, applyMs: performance.now() - started };
+}
+
+function run(request: Request, watch: Watch): Promise<Reply> {
+  switch (request.type) {
+    case 'create':
+      return create(request.oldFile, request.newFile, watch);
+    case 'apply':
+      return applyBack(request.newFile, request.patch, watch);
+    case 'apply-files':
+      return applyFiles(request.oldFile, request.patchFile, request.expectNewId, watch);
+  }
+}
+
 scope.onmessage = (event) => {
   const request = event.data;
-  const step = request.type;
-  const work = request.type === 'create' ? create(request.oldFile, request.newFile) : apply(request.oldFile, request.newFile, request.patch);
-  work.then(
-    (reply) => scope.postMessage(reply),
+  const step: Step = request.type === 'create' ? 'create' : 'apply';
+  const watch = new Watch(step, request.oldFile);
+  run(request, watch).then(
+    (reply) => {
+      watch.stop();
+      scope.postMessage(reply);
+    },
     (err: unknown) => {
+      watch.stop();
       const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
       const code = (err as { code?: unknown } | null)?.code;
       // PatcherErrors carry a user-facing one-line message; anything else is a bug.

@@ -1,20 +1,18 @@
 /**
  * Build real image archives in memory from a small spec: layer tars written
- * with tar-stream's pack, then wrapped as a legacy `docker save` archive (as
+ * with the project's own tar writer (tar-header.ts: Go-style ustar headers,
+ * PAX for long names), then wrapped as a legacy `docker save` archive (as
  * Docker 20.10 writes it), a Docker >= 25 OCI-layout save, or an OCI archive
  * (optionally gzip layers). Deterministic: same spec, same bytes. Used by the
  * tests and by `docker-patcher demo`.
  *
  * Memory: everything is in memory: every layer tar (and its gzip) plus the
  * final archive, about 2-3x the image size. Meant for small demo images.
- * Browser: tar-stream pulls in streamx, which needs an `events` polyfill in
- * a browser bundle; the readers (tar.ts, archive.ts, ...) need nothing.
  */
 
 import { gzipSync } from 'fflate';
-import { pack as tarPack } from 'tar-stream';
 import { hashBytes, type HasherFactory } from './hash.js';
-import { encodeUstarHeader, paddingSize } from './tar-header.js';
+import { encodeEntryHeader, paddingSize } from './tar-header.js';
 
 export interface FileSpec {
   /** Path inside the layer, without a leading '/' (e.g. 'app/bin/run.sh'; '.wh.x' for whiteouts). */
@@ -46,34 +44,23 @@ const enc = new TextEncoder();
 const bytesOf = (d: Uint8Array | string | undefined) => (typeof d === 'string' ? enc.encode(d) : d ?? new Uint8Array(0));
 const hexOf = (digest: string) => digest.slice('sha256:'.length);
 
-/** One layer tar, written by tar-stream (PAX headers appear for names ustar cannot hold). */
+const TYPEFLAGS = { file: '0', link: '1', symlink: '2', directory: '5' } as const;
+
+/** One layer tar (a PAX header in front of names ustar cannot hold). */
 export async function buildLayerTar(files: FileSpec[]): Promise<Uint8Array> {
-  const pack = tarPack();
-  const out: Uint8Array[] = [];
-  const collected = (async () => {
-    for await (const chunk of pack) out.push(chunk as Uint8Array);
-  })();
-  for (const f of files) {
-    const type = f.type ?? 'file';
-    const header = {
-      name: type === 'directory' && !f.path.endsWith('/') ? f.path + '/' : f.path,
-      type,
-      mode: f.mode ?? (type === 'directory' ? 0o755 : 0o644),
-      mtime: new Date((f.mtime ?? SPEC_MTIME) * 1000),
-      linkname: f.linkname,
-      uid: 0,
-      gid: 0,
-    };
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error | null) => (err ? reject(err) : resolve());
-      // tar-stream's types say Buffer; any Uint8Array works (it goes through b4a).
-      if (type === 'file') pack.entry(header, bytesOf(f.data) as never, done);
-      else pack.entry(header, done);
-    });
-  }
-  pack.finalize();
-  await collected;
-  return concatBytes(out);
+  return writeTar(
+    files.map((f) => {
+      const type = f.type ?? 'file';
+      return {
+        name: type === 'directory' && !f.path.endsWith('/') ? f.path + '/' : f.path,
+        typeflag: TYPEFLAGS[type],
+        data: type === 'file' ? bytesOf(f.data) : undefined,
+        linkname: f.linkname,
+        mode: f.mode ?? (type === 'directory' ? 0o755 : 0o644),
+        mtime: f.mtime ?? SPEC_MTIME,
+      };
+    }),
+  );
 }
 
 export function concatBytes(parts: Uint8Array[]): Uint8Array {
@@ -82,34 +69,38 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** An entry of an outer archive, written with Go-style ustar headers. */
+/** An entry of a tar written here (outer archives and layers). */
 interface OuterEntry {
   name: string;
-  typeflag: '0' | '2' | '5';
+  typeflag: '0' | '1' | '2' | '5';
   data?: Uint8Array;
   linkname?: string;
+  mode?: number;
   mtime: number;
+  uname?: string;
 }
 
-/** Write an outer archive as Go's archive/tar does (uname root, two zero blocks at the end). */
+/** Outer archives: uname/gname root, as Docker writes them. */
 function writeOuterTar(entries: OuterEntry[]): Uint8Array {
+  return writeTar(entries.map((e) => ({ ...e, uname: 'root', mode: e.mode ?? (e.typeflag === '5' ? 0o755 : e.typeflag === '2' ? 0o777 : 0o644) })));
+}
+
+/** Write a tar as Go's archive/tar does (two zero blocks at the end). */
+function writeTar(entries: OuterEntry[]): Uint8Array {
   const parts: Uint8Array[] = [];
   for (const e of entries) {
     const data = e.data ?? new Uint8Array(0);
-    parts.push(
-      encodeUstarHeader({
-        name: e.name,
-        typeflag: e.typeflag,
-        size: data.length,
-        mode: e.typeflag === '5' ? 0o755 : e.typeflag === '2' ? 0o777 : 0o644,
-        mtime: e.mtime,
-        uname: 'root',
-        gname: 'root',
-        linkname: e.linkname,
-      }),
-      data,
-      new Uint8Array(paddingSize(data.length)),
-    );
+    const header = encodeEntryHeader({
+      name: e.name,
+      typeflag: e.typeflag,
+      size: data.length,
+      mode: e.mode,
+      mtime: e.mtime,
+      uname: e.uname,
+      gname: e.uname,
+      linkname: e.linkname,
+    });
+    parts.push(header, data, new Uint8Array(paddingSize(data.length)));
   }
   parts.push(new Uint8Array(1024));
   return concatBytes(parts);

@@ -12,4 +12,4 @@ export {
   type ArchiveKind, type ImageArchive, type LayerRef, type OpenArchiveOptions, type OpenLayerOptions,
 } from './archive.js';
 export { ImageFileMap, indexLayer, normalizePath, type FileLocation, type LayerEntry, type LayerIndex } from './layer-index.js';
-// build.ts/sample.ts are not re-exported: build.ts needs tar-stream (Node's 'events' in a browser bundle).
+// build.ts/sample.ts are not re-exported: demo and test helpers, not library API.

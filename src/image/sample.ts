@@ -59,7 +59,7 @@ export function editBytes(base: Uint8Array, seed: number): Uint8Array {
 const dir = (path: string): FileSpec => ({ path, type: 'directory' });
 const file = (path: string, data: Uint8Array | string, mode?: number): FileSpec => ({ path, data, mode });
 
-/** A path over 100 bytes whose last component alone is too long for ustar: tar-stream writes a PAX header. */
+/** A path over 100 bytes whose last component alone is too long for ustar: the writer puts a PAX header in front. */
 export const SAMPLE_LONG_PATH = `app/share/${'deeply-nested-directory/'.repeat(3)}${'a-very-long-file-name-'.repeat(5)}.txt`;
 /** A path over 100 bytes that ustar's prefix field can hold (no PAX). */
 export const SAMPLE_PREFIX_PATH = `app/share/${'nested/'.repeat(14)}config-with-prefix.yaml`;

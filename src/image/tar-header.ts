@@ -1,7 +1,8 @@
 /**
  * One 512-byte tar header block: checksum, numeric fields (octal and GNU
- * base-256), strings, PAX records; and an encoder for the plain ustar headers
- * Go's archive/tar (so Docker) writes. Pure functions over Uint8Array.
+ * base-256), strings, PAX records; and the project's one tar writer: ustar
+ * headers as Go's archive/tar (so Docker) writes them, with a PAX 'x' header
+ * in front when a name does not fit. Pure functions over Uint8Array.
  * Memory: none beyond the block and the decoded strings.
  */
 
@@ -167,14 +168,9 @@ function writeString(block: Uint8Array, start: number, length: number, value: st
  */
 export function encodeUstarHeader(f: UstarFields): Uint8Array {
   const block = new Uint8Array(BLOCK);
-  let name = f.name;
-  let prefix = '';
-  if (encoder.encode(name).length > 100) {
-    const cut = name.lastIndexOf('/', name.length - 2);
-    prefix = name.slice(0, cut);
-    name = name.slice(cut + 1);
-  }
-  writeString(block, 0, 100, name);
+  const split = splitUstarName(f.name);
+  if (!split) throw new RangeError(`tar name does not fit ustar: ${f.name}`);
+  writeString(block, 0, 100, split.name);
   writeOctal(block, 100, 8, f.mode ?? 0o644);
   writeOctal(block, 108, 8, f.uid ?? 0);
   writeOctal(block, 116, 8, f.gid ?? 0);
@@ -187,10 +183,52 @@ export function encodeUstarHeader(f: UstarFields): Uint8Array {
   writeString(block, 297, 32, f.gname ?? '');
   writeOctal(block, 329, 8, 0);
   writeOctal(block, 337, 8, 0);
-  writeString(block, 345, 155, prefix);
+  writeString(block, 345, 155, split.prefix);
   const sum = checksumOf(block).toString(8).padStart(6, '0');
   writeString(block, 148, 8, sum + '\u0000 ');
   return block;
+}
+
+/** `name` as ustar's name (<= 100 bytes) and prefix (<= 155 bytes) fields, or undefined if it cannot be split so. */
+export function splitUstarName(name: string): { name: string; prefix: string } | undefined {
+  const size = (s: string) => encoder.encode(s).length;
+  if (size(name) <= 100) return { name, prefix: '' };
+  // As Go's archive/tar: the longest prefix (<= 155 bytes) that ends at a '/'
+  // (dropped); a directory's trailing '/' stays in the name.
+  let best = -1;
+  for (let cut = name.indexOf('/'); cut > 0 && cut < name.length - 1 && size(name.slice(0, cut)) <= 155; cut = name.indexOf('/', cut + 1)) best = cut;
+  if (best < 0 || size(name.slice(best + 1)) > 100) return undefined;
+  return { name: name.slice(best + 1), prefix: name.slice(0, best) };
+}
+
+/** One PAX record, "<len> <key>=<value>\n", where len counts its own digits. */
+function paxRecord(key: string, value: string): string {
+  const rest = encoder.encode(` ${key}=${value}\n`).length;
+  let len = rest + String(rest).length;
+  if (String(len).length !== String(rest).length) len = rest + String(len).length;
+  return `${len} ${key}=${value}\n`;
+}
+
+/**
+ * The header bytes of one entry: a plain ustar block, or, when the name or
+ * link target does not fit ustar, a PAX 'x' block with path/linkpath, its
+ * padded records, then the ustar block with the names cut short (what
+ * readers that know PAX ignore).
+ */
+export function encodeEntryHeader(f: UstarFields): Uint8Array {
+  const longName = !splitUstarName(f.name);
+  const longLink = encoder.encode(f.linkname ?? '').length > 100;
+  if (!longName && !longLink) return encodeUstarHeader(f);
+  const records = encoder.encode((longName ? paxRecord('path', f.name) : '') + (longLink ? paxRecord('linkpath', f.linkname!) : ''));
+  const cut = (s: string) => s.slice(0, 100).replace(/[\u0080-\uffff]/g, '_');
+  const base = f.name.replace(/\/$/, '').split('/').pop()!;
+  const pax = encodeUstarHeader({ name: cut(`PaxHeader/${base}`), typeflag: 'x', size: records.length, mode: 0o644, mtime: f.mtime });
+  const main = encodeUstarHeader({ ...f, name: longName ? cut(f.name) : f.name, linkname: longLink ? cut(f.linkname!) : f.linkname });
+  const out = new Uint8Array(2 * BLOCK + records.length + paddingSize(records.length));
+  out.set(pax, 0);
+  out.set(records, BLOCK);
+  out.set(main, out.length - BLOCK);
+  return out;
 }
 
 /** Bytes of zero padding after `size` bytes of data. */

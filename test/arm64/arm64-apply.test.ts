@@ -8,17 +8,41 @@
  *
  * Fails, never skips, when qemu, the arm64 node, root (for the cgroup), zstd
  * or the shared image pairs are missing: the script exits non-zero.
+ *
+ * Temp dirs: each run's work dir (up to ~440 MB for nginx) goes as soon as
+ * that run is checked; dirs are named with this process's pid, so a later
+ * run removes those of a killed one. The script's own cleanup (on failure,
+ * on SIGTERM, of dead runs' dirs) is checked with a stand-in arm64-node.sh.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../fixtures/shared.js';
+import { IMAGES_DIR, REPO_ROOT } from '../fixtures/shared.js';
 
 const SCRIPT = join(REPO_ROOT, 'scripts/arm64-apply.sh');
+const PREFIX = 'dp-arm64-test-';
 const dirs: string[] = [];
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Remove the work dirs of earlier test processes that are gone (killed before their afterAll). */
+function removeStaleDirs(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const pid = name.startsWith(PREFIX) ? Number.parseInt(name.slice(PREFIX.length), 10) : NaN;
+    if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+removeStaleDirs();
 
 interface Run {
   code: number | null;
@@ -30,7 +54,7 @@ interface Run {
 
 /** Run the script on `pair` with its work dir kept in a new temp dir. */
 function runScript(pair: string, timeoutMs: number): Promise<Run> {
-  const dir = mkdtempSync(join(tmpdir(), 'dp-arm64-test-'));
+  const dir = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`));
   dirs.push(dir);
   // ARM64_MEM is the issue's limit, whatever the caller's environment says.
   const env = { ...process.env, ARM64_MEM: '320M' };
@@ -52,6 +76,14 @@ async function sha256(path: string): Promise<string> {
 async function expectArm64Apply(pair: string, timeoutMs: number): Promise<void> {
   const started = Date.now();
   const run = await runScript(pair, timeoutMs);
+  try {
+    await checkRun(pair, run, started);
+  } finally {
+    rmSync(run.dir, { recursive: true, force: true });
+  }
+}
+
+async function checkRun(pair: string, run: Run, started: number): Promise<void> {
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const transcript = `scripts/arm64-apply.sh ${pair}: exit ${run.code}${run.signal ? ` (${run.signal})` : ''} after ${seconds} s\n` +
     `--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
@@ -85,5 +117,55 @@ describe('apply on arm64 (qemu-user, 320M memory cgroup)', () => {
 
   it('nginx-shared pair: byte-identical output within 320M', { timeout: 600_000 }, async () => {
     await expectArm64Apply('nginx-shared', 590_000);
+  });
+});
+
+describe('scripts/arm64-apply.sh temp dirs (a stand-in arm64-node.sh, no qemu)', () => {
+  /** A shared dir whose small pair is the real one and whose arm64-node.sh runs `tool`; TMPDIR private. */
+  function fakeShared(tool: string): { shared: string; tmp: string } {
+    const base = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`));
+    dirs.push(base);
+    const shared = join(base, 'shared');
+    const tmp = join(base, 'tmp');
+    for (const d of [join(shared, 'images'), join(shared, 'tools'), tmp]) mkdirSync(d, { recursive: true });
+    copyFileSync(join(IMAGES_DIR, 'small.tar.zst'), join(shared, 'images/small.tar.zst')); // zstd skips symlinks
+    writeFileSync(join(shared, 'tools/arm64-node.sh'), `#!/bin/sh\n${tool}\n`, { mode: 0o755 });
+    return { shared, tmp };
+  }
+
+  function start(shared: string, tmp: string) {
+    const child = spawn('bash', [SCRIPT, 'small'], { cwd: REPO_ROOT, env: { ...process.env, DP_SHARED_DIR: shared, TMPDIR: tmp }, detached: true });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+      child.on('close', (code) => resolve({ code, stdout, stderr })),
+    );
+    return { child, exited, output: () => stdout };
+  }
+
+  it('removes its work dir when a step fails, and the dirs of runs that were killed', { timeout: 60_000 }, async () => {
+    const { shared, tmp } = fakeShared('exit 3');
+    const dead = join(tmp, 'dp-arm64-2147483646-abcdef'); // no such pid
+    const live = join(tmp, `dp-arm64-${process.pid}-abcdef`); // a running process's: left alone
+    for (const d of [dead, live]) mkdirSync(d);
+    const run = await start(shared, tmp).exited;
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(/arm64-node\.sh cannot run an arm64 node/);
+    expect(run.stdout).toMatch(/work dir .*dp-arm64-\d+-/); // it got as far as unpacking into its work dir
+    expect(readdirSync(tmp)).toEqual([`dp-arm64-${process.pid}-abcdef`]);
+  });
+
+  it('removes its work dir on SIGTERM', { timeout: 60_000 }, async () => {
+    const { shared, tmp } = fakeShared('exec sleep 30');
+    const run = start(shared, tmp);
+    const deadline = Date.now() + 50_000;
+    while (!/work dir /.test(run.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(readdirSync(tmp)).toHaveLength(1);
+    process.kill(-run.child.pid!, 'SIGTERM'); // the whole group, as a terminal's Ctrl-C or a service manager does
+    const result = await run.exited;
+    expect(result.code).toBe(143);
+    expect(readdirSync(tmp)).toEqual([]);
   });
 });

@@ -2,22 +2,26 @@
  * The browser demo end to end in Debian's Chromium (never a downloaded one):
  * build web/dist, serve it, feed the `small` image pair through the page's
  * file inputs, create the patch, apply it back and check the page reports
- * the new image ID and matching digests; then check a bad file's message.
+ * the new image ID and matching digests; then check a bad file's message;
+ * the device side (old archive + patch file -> download the new archive);
+ * and, on the nginx pair, that progress moves within the first second and
+ * Cancel returns the page to idle.
  * Needs /usr/bin/chromium (apt package `chromium`) and build/diffcore.wasm.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/cli/web-server.js';
+import { createPatch } from '../../src/delta/create.js';
+import { fileSource, nodeHasher } from '../../src/image/source.node.js';
+import { IMAGES_DIR, NGINX, unpackPair } from '../fixtures/shared.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-/** shared/ sits next to the repository (here /work/shared, in CI ../shared). */
-const SHARED = resolve(REPO, '../shared');
 const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = join(REPO, 'test-output');
 const NEW_ID = 'sha256:ef00d94482b92bbaeeb1271ad68af9656bec1452830ce626bb32b54098553a7b';
@@ -50,7 +54,7 @@ describe('browser demo (Chromium)', () => {
     if (!existsSync(CHROMIUM)) {
       throw new Error(`${CHROMIUM} is missing: install Debian's Chromium (apt-get install chromium); this test never downloads a browser`);
     }
-    const pair = join(SHARED, 'images/small.tar.zst');
+    const pair = join(IMAGES_DIR, 'small.tar.zst');
     if (!existsSync(pair)) throw new Error(`${pair} is missing: the shared image pairs must sit next to the repository`);
     dir = mkdtempSync(join(tmpdir(), 'dp-web-'));
     run('sh', ['-c', 'zstd -q -d --long=28 -c "$0" | tar -xf - -C "$1"', pair, dir], 'unpacking small.tar.zst');
@@ -74,7 +78,9 @@ describe('browser demo (Chromium)', () => {
     await context?.close();
     await server?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    if (nginxDir) rmSync(nginxDir, { recursive: true, force: true });
   });
+  let nginxDir: string | undefined;
 
   it('creates a patch for the small pair, applies it back and reports a match', async () => {
     await page.goto(server.url);
@@ -133,4 +139,91 @@ describe('browser demo (Chromium)', () => {
     expect(await firstVisible(page, ['#error', '#result'])).toBe('#error');
     expect(await page.textContent('#error')).toMatch(/^Could not create the patch: new image plain\.tar: not a docker save/);
   }, STEP_TIMEOUT + 30_000);
+
+  it('applies a patch file to an old archive (the device side) and downloads the new archive', async () => {
+    const patchFile = join(dir, 'small.patch');
+    const chunks: Uint8Array[] = [];
+    const [oldSource, newSource] = [await fileSource(join(dir, 'small-old.tar')), await fileSource(join(dir, 'small-new.tar'))];
+    try {
+      await createPatch(oldSource, newSource, (chunk) => void chunks.push(chunk.slice()), { hasher: nodeHasher, workers: 1 });
+    } finally {
+      await oldSource.close?.();
+      await newSource.close?.();
+    }
+    writeFileSync(patchFile, Buffer.concat(chunks));
+
+    await page.goto(server.url);
+    expect(await page.isEnabled('#apply-files')).toBe(false);
+    await page.setInputFiles('#device-old-file', join(dir, 'small-old.tar'));
+    await page.setInputFiles('#device-patch-file', patchFile);
+    await page.fill('#device-expect', NEW_ID.slice('sha256:'.length, 'sha256:'.length + 12));
+    await page.click('#apply-files');
+    if ((await firstVisible(page, ['#applied', '#error'])) === '#error') expect(await page.textContent('#error')).toBe('');
+    expect(await page.textContent('#applied-id')).toBe(NEW_ID);
+    expect(await page.textContent('#applied-verdict')).toMatch(/verified: the config hashes to the new image ID and 5 layers match their diff_ids/);
+    const newBytes = readFileSync(join(dir, 'small-new.tar'));
+    expect(await page.textContent('#applied-digest')).toBe(`sha256:${createHash('sha256').update(newBytes).digest('hex')}`);
+    await page.screenshot({ path: join(OUTPUT, 'web-device.png'), fullPage: true });
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-applied')]);
+    const saved = join(dir, 'downloaded.tar');
+    await download.saveAs(saved);
+    expect(download.suggestedFilename()).toBe(`${NEW_ID.slice(7, 19)}.tar`);
+    expect(readFileSync(saved).equals(newBytes)).toBe(true);
+
+    // A patch for another image: refused before any work, in one line.
+    await page.fill('#device-expect', '815ca3f24a1c');
+    await page.click('#apply-files');
+    expect(await firstVisible(page, ['#error', '#applied'])).toBe('#error');
+    expect(await page.textContent('#error')).toMatch(/^Could not apply the patch: this patch makes sha256:ef00d944\S+, not 815ca3f24a1c$/);
+    expect(pageErrors).toEqual([]);
+  }, STEP_TIMEOUT + 30_000);
+
+  it('moves the progress bar within the first second on the nginx pair, and Cancel returns to idle', async () => {
+    nginxDir = unpackPair(NGINX.file);
+    await page.goto(server.url);
+    await page.setInputFiles('#old-file', join(nginxDir, NGINX.old.name));
+    await page.setInputFiles('#new-file', join(nginxDir, NGINX.new.name));
+    // Timed inside the page: from the click to the first value > 0.
+    const firstMoveMs = await page.evaluate(
+      () =>
+        new Promise<number>((done) => {
+          const bar = document.getElementById('progress-bar') as HTMLProgressElement;
+          const started = performance.now();
+          (document.getElementById('create') as HTMLButtonElement).click();
+          const timer = setInterval(() => {
+            if (bar.hasAttribute('value') && bar.value > 0) {
+              clearInterval(timer);
+              done(performance.now() - started);
+            }
+          }, 10);
+        }),
+    );
+    console.log(`nginx pair: progress bar above 0 after ${Math.round(firstMoveMs)} ms`);
+    expect(firstMoveMs).toBeLessThan(1000);
+    // Still moving a little later, still busy (create takes far longer than this).
+    await page.waitForTimeout(1500);
+    expect(await page.isVisible('#status')).toBe(true);
+    expect(Number(await page.getAttribute('#progress-bar', 'value'))).toBeGreaterThan(0);
+    expect(await page.textContent('#progress-text')).toMatch(/^(Indexing the old image|Reading the old image)/);
+    await page.screenshot({ path: join(OUTPUT, 'web-progress.png'), fullPage: true });
+
+    await page.click('#cancel');
+    expect(await page.isVisible('#status')).toBe(false);
+    expect(await page.textContent('#notice')).toBe('Cancelled: nothing was kept.');
+    expect(await page.isEnabled('#create')).toBe(true);
+    // No late result from the cancelled work: nothing to download, no error.
+    await page.waitForTimeout(1000);
+    expect(await page.isVisible('#result')).toBe(false);
+    expect(await page.isVisible('#error')).toBe(false);
+    expect(await page.getAttribute('#download-patch', 'href')).toBeNull();
+
+    // The page works again after a cancel: a fresh worker makes the small pair's patch.
+    await page.setInputFiles('#old-file', join(dir, 'small-old.tar'));
+    await page.setInputFiles('#new-file', join(dir, 'small-new.tar'));
+    await page.click('#create');
+    if ((await firstVisible(page, ['#result', '#error'])) === '#error') expect(await page.textContent('#error')).toBe('');
+    expect(await page.isVisible('#notice')).toBe(false);
+    expect(pageErrors).toEqual([]);
+  }, STEP_TIMEOUT + 60_000);
 });
