@@ -26,6 +26,7 @@ export interface Platform {
 /** Sources a run opened from paths, closed when it ends. */
 class Opened {
   readonly #sources: ByteSource[] = [];
+  readonly #streams: Array<AsyncIterable<Uint8Array>> = [];
   constructor(readonly platform: Platform) {}
 
   async image(input: ImageInput | string): Promise<ByteSource> {
@@ -33,8 +34,11 @@ class Opened {
     return this.#open(input);
   }
 
-  async patch(input: PatchInput | string): Promise<PatchInput> {
-    return typeof input === 'string' ? (await this.#open(input)).stream() : input;
+  /** The patch's chunks, cancelled when the run ends even if the engine never got to close them. */
+  async patch(input: PatchInput | string, signal: AbortSignal | undefined, what: string): Promise<AsyncIterable<Uint8Array>> {
+    const chunks = closable(patchChunks(typeof input === 'string' ? (await this.#open(input)).stream() : input, signal, what));
+    this.#streams.push(chunks);
+    return chunks;
   }
 
   async #open(path: string): Promise<ByteSource> {
@@ -45,8 +49,37 @@ class Opened {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.#streams.map((s) => (s as Closable).close()));
     await Promise.all(this.#sources.map((s) => s.close?.().catch(() => undefined)));
   }
+}
+
+type Closable = AsyncIterable<Uint8Array> & { close(): Promise<void> };
+
+/** `source`, remembering the iterators it hands out so close() can return() those still open. */
+function closable(source: AsyncIterable<Uint8Array>): Closable {
+  const open = new Set<AsyncIterator<Uint8Array>>();
+  return {
+    [Symbol.asyncIterator]() {
+      const it = source[Symbol.asyncIterator]();
+      open.add(it);
+      return {
+        next: async () => {
+          const r = await it.next();
+          if (r.done) open.delete(it);
+          return r;
+        },
+        return: async () => {
+          open.delete(it);
+          return (await it.return?.()) ?? { done: true, value: undefined };
+        },
+      };
+    },
+    async close() {
+      await Promise.all([...open].map((it) => it.return?.().catch(() => undefined)));
+      open.clear();
+    },
+  };
 }
 
 /** Run `work` against `sink`: close it on success, abort it on failure; an aborted signal always rejects with INTERRUPTED. */
@@ -83,7 +116,7 @@ export async function applyWith(platform: Platform, oldImage: OldImageArgument |
   const out = openSink(sink, signal, 'apply');
   return guarded('apply', platform, out, signal, async (opened) => {
     const old = typeof oldImage === 'object' && 'open' in oldImage ? oldImage : await opened.image(oldImage);
-    const chunks = patchChunks(await opened.patch(patch), signal, 'apply');
+    const chunks = await opened.patch(patch, signal, 'apply');
     return engineApply(abortableOld(old, signal, 'apply'), chunks, (chunk) => (checkSignal(signal, 'apply'), out.write(chunk)), { ...rest, hasher });
   });
 }
@@ -91,5 +124,5 @@ export async function applyWith(platform: Platform, oldImage: OldImageArgument |
 export async function inspectWith(platform: Platform, patch: PatchInput | string, options: { signal?: AbortSignal } = {}): Promise<PatchSummary> {
   const { signal } = options;
   checkSignal(signal, 'inspect');
-  return guarded('inspect', platform, undefined, signal, async (opened) => engineInspect(patchChunks(await opened.patch(patch), signal, 'inspect')));
+  return guarded('inspect', platform, undefined, signal, async (opened) => engineInspect(await opened.patch(patch, signal, 'inspect')));
 }
