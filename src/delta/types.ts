@@ -8,9 +8,10 @@ import type { HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 
 /**
- * Receives output bytes in order; the returned promise is the backpressure.
- * A chunk is only valid during the call (apply reuses its buffers): copy it
- * to keep it.
+ * The engine's sink: receives output bytes in order; the returned promise
+ * is the backpressure. A chunk is only valid during the call (apply reuses
+ * its buffers). The public API (src/api/) takes a PatchSink instead and
+ * copies at that boundary, so users' sinks may keep what they get.
  */
 export type ByteSink = (chunk: Uint8Array) => Promise<void> | void;
 
@@ -39,7 +40,7 @@ export interface CreateOptions {
   windowSize?: number;
   /** Diff windows in parallel (worker threads in Node). Default: 2, or 1 where workers are unavailable. */
   workers?: number;
-  /** Computes sha256; Node's crypto by default in Node. */
+  /** Computes sha256. Required here; the public API (src/api/options.ts) defaults it per platform. */
   hasher: HasherFactory;
   /** Called as work advances, a few times a second at most. */
   onProgress?: (progress: Progress) => void;
@@ -54,6 +55,7 @@ export interface ApplyOptions {
    * not the full archive, but every rebuilt blob is still checked.
    */
   omitReused?: boolean;
+  /** Computes sha256. Required here; the public API (src/api/options.ts) defaults it per platform. */
   hasher: HasherFactory;
   onProgress?: (progress: Progress) => void;
 }
