@@ -27,9 +27,10 @@
 //              257: length 258 sent as symbol 284 with extra bits 31
 //   finalPad = value of the bits after the last block up to its byte boundary.
 //
-// The structure of a typical stream is about a third of its compressed size;
-// a change in the text moves only the tokens that cover it, so old and new
-// structures diff well (the next step bsdiffs them).
+// The structure is 60-100% of the compressed size (measured: Go's
+// compress/gzip layers 63-67%, gzip -6/-9 81-89%, pigz -1 100%): it is not
+// entropy coded. A change in the text moves only the tokens that cover it,
+// so old and new structures diff well (the next step bsdiffs them).
 //
 // Memory: static tables below (~70 KiB of data segments); everything else is
 // laid out by the caller (src/core/wasm.ts), who states the budget.

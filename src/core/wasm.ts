@@ -8,9 +8,9 @@
  *   patch: old n + ctrl (12 per triple) + diff + extra + one output chunk
  *   inflateExact/gunzipExact of n compressed bytes: n + text + structure,
  *          where text <= maxOutput and structure <= maxStructure (the
- *          caller's budget; capacities start near the expected size and
- *          double on demand, so at most input + 2x each part, within the
- *          budget) + 140 KiB of static tables
+ *          caller's budget; capacities start at max(4n, gzip ISIZE) and
+ *          1.25n and double on demand, so at most 2x each part, never past
+ *          the budget) + 140 KiB of static tables
  *   deflateExact/gzipExact: text t + structure s + output (<= 2t + 4s + 1 KiB)
  * WASM memory never shrinks: a core's memory is the high-water mark of the
  * largest call it served. Make a new core (loadCore) to start small again.
@@ -97,7 +97,7 @@ export interface ExactForm {
 export interface ExactBudget {
   /** Most decompressed bytes accepted (bytes of WASM memory); more is an error. At most 2^31. */
   maxOutput: number;
-  /** Most structure bytes accepted; a third of the compressed size is typical, 24x the worst case. */
+  /** Most structure bytes accepted; 0.6-1.0x the compressed size is typical, about 24x the worst case. */
   maxStructure: number;
 }
 
@@ -365,10 +365,12 @@ class WasmCore implements DiffCore {
       if (!Number.isSafeInteger(v) || v < 0 || v > 0x80000000) throw new PatcherError(ErrorCode.Usage, `deflate budget ${v} out of range`);
     }
     const n = bytes.length;
-    // gzip's last ISIZE (mod 2^32) is a good guess of the text size.
-    const hint = gzip && n >= 18 ? new DataView(bytes.buffer, bytes.byteOffset + n - 4, 4).getUint32(0, true) : 0;
+    // gzip's last ISIZE (mod 2^32) is a good guess of the text size, unless
+    // trailing bytes make it more than deflate's 1032:1 could give.
+    const isize = gzip && n >= 18 ? new DataView(bytes.buffer, bytes.byteOffset + n - 4, 4).getUint32(0, true) : 0;
+    const hint = isize <= 1032 * n ? isize : 0;
     let textCap = Math.min(maxOutput, Math.max(4 * n, hint + 1024, 65536));
-    let structCap = Math.min(maxStructure, Math.max(n, 4096));
+    let structCap = Math.min(maxStructure, Math.max(n + (n >> 2), 4096)); // measured 0.6-1.0 n
     const inPtr = this.#base;
     const textPtr = align16(inPtr + n);
     this.#reserve(textPtr);

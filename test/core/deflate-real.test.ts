@@ -54,6 +54,30 @@ describe('exact gzip on real Debian files', () => {
   });
 });
 
+describe("exact gzip on Go's compress/gzip layer blobs", () => {
+  it('every layer blob of the registry-gz pair (pushed by dockerd 20.10) round-trips', () => {
+    const pair = unpackPair('registry-gz.tar.zst');
+    try {
+      let blobs = 0;
+      for (const name of ['registry-gz-old.tar', 'registry-gz-new.tar']) {
+        const sub = join(pair, name.replace('.tar', ''));
+        execFileSync('/bin/sh', ['-c', 'mkdir -p "$1" && tar -xf "$0" -C "$1"', join(pair, name), sub]);
+        for (const blob of readdirSync(join(sub, 'blobs', 'sha256'))) {
+          const bytes = readFileSync(join(sub, 'blobs', 'sha256', blob));
+          if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) continue;
+          const form = core.gunzipExact(bytes, { maxOutput: 1 << 28, maxStructure: 1 << 27 });
+          expect(Buffer.compare(core.gzipExact(form, bytes.length), bytes)).toBe(0);
+          expect(form.text.length).toBeGreaterThan(bytes.length);
+          blobs++;
+        }
+      }
+      expect(blobs).toBe(4); // base and top layer of each image
+    } finally {
+      rmSync(pair, { recursive: true, force: true });
+    }
+  });
+});
+
 /** Unpack one docker save archive of the pair into `sub`. */
 function unpackArchive(name: string, sub: string): void {
   execFileSync('/bin/sh', ['-c', 'mkdir -p "$1" && tar -xf "$0" -C "$1"', join(dir, name), sub]);
