@@ -12,7 +12,7 @@
 import {
   E_TRUNCATED, E_BLOCK_TYPE, E_STORED_LEN, E_TABLE, E_CODE, E_DISTANCE, E_TEXT_FULL, E_STRUCT_FULL,
   LIT_TABLE, DIST_TABLE, CL_TABLE, LENS, CL_LENS, CL_ORDER, LEN_BASE, LEN_EXTRA, DIST_BASE, DIST_EXTRA,
-  fixedLengths, buildDecode, putVar,
+  LINK, fixedLengths, buildDecode, putVar,
 } from './deflate';
 
 let inBase: usize = 0;
@@ -91,14 +91,19 @@ function slowRefill(): void {
   return v;
 }
 
-/** Next symbol of `table` (mask = size-1), or E_CODE for a hole. Needs 15 bits buffered. */
-@inline function symbol(table: usize, mask: u64): i32 {
-  const e = <u32>load<u16>(table + (<usize>(bitbuf & mask) << 1));
+/** Next symbol of a two-level `table` (deflate.ts), or E_CODE for a hole. Needs 15 bits buffered. */
+@inline function symbol(table: usize, root: u32): i32 {
+  let e = load<u32>(table + (<usize>(bitbuf & ((<u64>1 << root) - 1)) << 2));
+  if (e & LINK) {
+    // A link made by buildDecode: offset and subBits lie within the table's region.
+    const sub = <u64>((<u32>1 << ((e >> 8) & 15)) - 1);
+    e = load<u32>(table + (<usize>((e >> 16) + <u32>((bitbuf >> root) & sub)) << 2));
+  }
   const l = e & 15;
   if (l == 0) return E_CODE;
   bitbuf >>= l;
   nbits -= l;
-  return <i32>(e >> 4);
+  return <i32>(e >> 16);
 }
 
 /** Drop the bits up to the byte boundary; returns their value. Rewinds unused whole bytes. */
@@ -179,16 +184,15 @@ function dynamicBlock(): i32 {
     store<u8>(CL_LENS + <usize>load<u8>(CL_ORDER + i), <u8>v);
     store<u8>(sPos++, <u8>v);
   }
-  const clMax = buildDecode(CL_LENS, 19, CL_TABLE);
-  if (clMax < 0) return clMax;
-  const clMask = (<u64>1 << clMax) - 1;
+  const clRoot = buildDecode(CL_LENS, 19, CL_TABLE);
+  if (clRoot < 0) return clRoot;
   fixedBuilt = false;
   const total = hlit + hdist;
   let i: u32 = 0;
   while (i < total) {
     refill();
     if (overrun()) return E_TRUNCATED;
-    const sym = symbol(CL_TABLE, clMask);
+    const sym = symbol(CL_TABLE, clRoot);
     if (sym < 0) return sym;
     store<u8>(sPos++, <u8>sym);
     if (sym < 16) { store<u8>(LENS + i++, <u8>sym); continue; }
@@ -203,22 +207,20 @@ function dynamicBlock(): i32 {
     memory.fill(LENS + i, val, rep);
     i += rep;
   }
-  const litMax = buildDecode(LENS, hlit, LIT_TABLE);
-  if (litMax < 0) return litMax;
-  const distMax = buildDecode(LENS + hlit, hdist, DIST_TABLE);
-  if (distMax < 0) return distMax;
-  return tokens(litMax, distMax);
+  const litRoot = buildDecode(LENS, hlit, LIT_TABLE);
+  if (litRoot < 0) return litRoot;
+  const distRoot = buildDecode(LENS + hlit, hdist, DIST_TABLE);
+  if (distRoot < 0) return distRoot;
+  return tokens(litRoot, distRoot);
 }
 
 /** Literal/length/distance tokens up to the end of block. */
-function tokens(litMax: i32, distMax: i32): i32 {
-  const litMask = (<u64>1 << litMax) - 1;
-  const distMask = (<u64>1 << distMax) - 1;
+function tokens(litRoot: u32, distRoot: u32): i32 {
   let run: u32 = 0;
   for (;;) {
     refill(); // 56 bits: enough for a whole token (15 + 5 + 15 + 13)
     if (overrun()) return E_TRUNCATED;
-    const sym = symbol(LIT_TABLE, litMask);
+    const sym = symbol(LIT_TABLE, litRoot);
     if (sym < 0) return sym;
     if (sym < 256) {
       if (tPos >= tEnd) return E_TEXT_FULL;
@@ -234,7 +236,7 @@ function tokens(litMax: i32, distMax: i32): i32 {
     const li = <usize>(sym - 257);
     const len = <u32>load<u16>(LEN_BASE + (li << 1)) + take(<u32>load<u8>(LEN_EXTRA + li));
     sPos = putVar(sPos, sym == 284 && len == 258 ? 257 : len - 2);
-    const dsym = symbol(DIST_TABLE, distMask);
+    const dsym = symbol(DIST_TABLE, distRoot);
     if (dsym < 0) return dsym;
     if (dsym >= 30) return E_CODE;
     const dist = <u32>load<u16>(DIST_BASE + (<usize>dsym << 1)) + take(<u32>load<u8>(DIST_EXTRA + <usize>dsym));

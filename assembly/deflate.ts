@@ -32,7 +32,7 @@
 // entropy coded. A change in the text moves only the tokens that cover it,
 // so old and new structures diff well (the next step bsdiffs them).
 //
-// Memory: static tables below (~70 KiB of data segments); everything else is
+// Memory: static tables below (~60 KiB of data segments); everything else is
 // laid out by the caller (src/core/wasm.ts), who states the budget.
 
 export const E_TRUNCATED: i32 = -1;      // input ended inside the stream
@@ -50,10 +50,20 @@ export const E_OUT_FULL: i32 = -12;      // (encode) output would pass its capac
 export const E_FORM: i32 = -13;          // (encode) malformed structure
 export const E_FORM_TEXT: i32 = -14;     // (encode) structure and text disagree
 
-/** Decode tables: one u16 per (1 << maxLen) entries, sym << 4 | length; 0 = no code. */
-export const LIT_TABLE: usize = memory.data(2 << 15);
-export const DIST_TABLE: usize = memory.data(2 << 15);
-export const CL_TABLE: usize = memory.data(2 << 7);
+/**
+ * Decode tables, two levels (u32 entries): a root of 1 << root entries
+ * indexed by the next `root` bits (root = min(longest code, ROOT_BITS)), and
+ * for each root slot that starts longer codes a subtable indexed by the
+ * following bits. Entry: 0 = no code; sym << 16 | length; or a link,
+ * offset << 16 | subBits << 8 | LINK. At most 288 slots link, each to at most
+ * 1 << (15 - ROOT_BITS) entries, which sizes the regions.
+ */
+export const ROOT_BITS: i32 = 10;
+export const LINK: u32 = 0x80;
+export const LIT_TABLE: usize = memory.data(4 * (1024 + 288 * 32));
+export const DIST_TABLE: usize = memory.data(4 * (1024 + 32 * 32));
+export const CL_TABLE: usize = memory.data(4 * 128);
+const PREFIX_MAX: usize = memory.data(1024);
 /** Code lengths being read or written: 288 lit/len + 32 distance. */
 export const LENS: usize = memory.data(320);
 export const CL_LENS: usize = memory.data(19);
@@ -116,23 +126,60 @@ function canonical(lens: usize, n: i32): i32 {
   return r;
 }
 
-/** Build a decode table for `n` lengths at `lens`; returns its maxLen or E_TABLE. */
+/** Build a decode table for `n` lengths at `lens`; returns its root bits or E_TABLE. */
 export function buildDecode(lens: usize, n: i32, table: usize): i32 {
   const maxLen = canonical(lens, n);
   if (maxLen < 0) return maxLen;
-  const size = 1 << maxLen;
-  memory.fill(table, 0, <usize>size << 1);
+  const root = maxLen < ROOT_BITS ? maxLen : ROOT_BITS;
+  const rootSize = 1 << root;
+  memory.fill(table, 0, <usize>rootSize << 2);
+  if (maxLen > root) {
+    linkSubtables(lens, n, table, root);
+    if (canonical(lens, n) < 0) return E_TABLE; // restore NEXT (cannot fail twice)
+  }
   for (let sym = 0; sym < n; sym++) {
     const l = <i32>load<u8>(lens + <usize>sym);
     if (l == 0) continue;
     const np = NEXT + (<usize>l << 1);
     const c = <u32>load<u16>(np);
     store<u16>(np, <u16>(c + 1));
-    const entry = <u16>((sym << 4) | l);
-    // The table index is at most size-1: each reversed code is < 1 << l <= size.
-    for (let i = <i32>reverse(c, l); i < size; i += 1 << l) store<u16>(table + (<usize>i << 1), entry);
+    const entry = (<u32>sym << 16) | <u32>l;
+    const rev = <i32>reverse(c, l);
+    if (l <= root) {
+      // Each reversed code is < 1 << l <= rootSize: the index stays in the root.
+      for (let i = rev; i < rootSize; i += 1 << l) store<u32>(table + (<usize>i << 2), entry);
+      continue;
+    }
+    const link = load<u32>(table + (<usize>(rev & (rootSize - 1)) << 2));
+    const sub = table + (<usize>(link >> 16) << 2);
+    const subSize = 1 << <i32>((link >> 8) & 15);
+    // l - root <= subBits (the slot's longest code), so the step divides subSize.
+    for (let i = rev >> root; i < subSize; i += 1 << (l - root)) store<u32>(sub + (<usize>i << 2), entry);
   }
-  return maxLen;
+  return root;
+}
+
+/** Give each root slot that starts codes longer than `root` a zeroed subtable sized for its longest one. */
+function linkSubtables(lens: usize, n: i32, table: usize, root: i32): void {
+  memory.fill(PREFIX_MAX, 0, 1024);
+  for (let sym = 0; sym < n; sym++) {
+    const l = <i32>load<u8>(lens + <usize>sym);
+    const np = NEXT + (<usize>l << 1);
+    const c = <u32>load<u16>(np);
+    store<u16>(np, <u16>(c + 1));
+    if (l <= root) continue;
+    const slot = PREFIX_MAX + <usize>(reverse(c, l) & ((1 << root) - 1));
+    if (<i32>load<u8>(slot) < l) store<u8>(slot, <u8>l);
+  }
+  let next: u32 = 1 << root;
+  for (let p = 0; p < (1 << root); p++) {
+    const l = <i32>load<u8>(PREFIX_MAX + <usize>p);
+    if (l == 0) continue;
+    const subBits = <u32>(l - root);
+    store<u32>(table + (<usize>p << 2), (next << 16) | (subBits << 8) | LINK);
+    memory.fill(table + (<usize>next << 2), 0, <usize>4 << subBits);
+    next += 1 << subBits;
+  }
 }
 
 /** Build bit-reversed codes for `n` lengths at `lens` into `codes`; 0 or E_TABLE. */

@@ -10,7 +10,7 @@
  *          where text <= maxOutput and structure <= maxStructure (the
  *          caller's budget; capacities start at max(4n, gzip ISIZE) and
  *          1.25n and double on demand, so at most 2x each part, never past
- *          the budget) + 140 KiB of static tables
+ *          the budget) + 70 KiB of static tables
  *   deflateExact/gzipExact: text t + structure s + output (<= 2t + 4s + 1 KiB)
  * WASM memory never shrinks: a core's memory is the high-water mark of the
  * largest call it served. Make a new core (loadCore) to start small again.
