@@ -95,7 +95,7 @@ export interface ExactForm {
 
 /** Limits for decoding untrusted compressed data into an exact form. */
 export interface ExactBudget {
-  /** Most decompressed bytes accepted (bytes of WASM memory); more is an error. At most 2^31. */
+  /** Most decompressed bytes accepted (bytes of WASM memory); more is an error. Below 2^31. */
   maxOutput: number;
   /** Most structure bytes accepted; 0.6-1.0x the compressed size is typical, about 24x the worst case. */
   maxStructure: number;
@@ -146,6 +146,7 @@ const DEFLATE_ERRORS: Record<number, string> = {
   [-9]: 'not a gzip member (magic, method or reserved flags)',
   [-10]: 'a gzip member CRC32 does not match its data',
   [-11]: 'a gzip member ISIZE does not match its data',
+  [-12]: 'the output would pass its size bound',
   [-13]: 'malformed structure',
   [-14]: 'structure and text disagree',
 };
@@ -362,7 +363,7 @@ class WasmCore implements DiffCore {
   #decodeExact(bytes: Uint8Array, budget: ExactBudget, gzip: boolean): ExactForm {
     const { maxOutput, maxStructure } = budget;
     for (const v of [maxOutput, maxStructure]) {
-      if (!Number.isSafeInteger(v) || v < 0 || v > 0x80000000) throw new PatcherError(ErrorCode.Usage, `deflate budget ${v} out of range`);
+      if (!Number.isSafeInteger(v) || v < 0 || v > 0x7fffffff) throw new PatcherError(ErrorCode.Usage, `deflate budget ${v} out of range`);
     }
     const n = bytes.length;
     // gzip's last ISIZE (mod 2^32) is a good guess of the text size, unless
@@ -397,7 +398,8 @@ class WasmCore implements DiffCore {
   /** Encode with an output capacity that starts at the hint and doubles up to the hard bound. */
   #encodeExact(form: ExactForm, gzip: boolean, sizeHint?: number): Uint8Array {
     const { text, structure } = form;
-    const bound = 2 * text.length + 4 * structure.length + 1024; // no valid form needs more
+    // No valid form needs more; sizes travel as i32 across the boundary.
+    const bound = Math.min(2 * text.length + 4 * structure.length + 1024, 0x7fffffff);
     let cap = Math.min(bound, sizeHint !== undefined && sizeHint >= 0 ? sizeHint + 64 : (text.length >> 1) + 2 * structure.length + 1024);
     const textPtr = this.#base;
     const stPtr = align16(textPtr + text.length);
