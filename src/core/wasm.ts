@@ -16,7 +16,8 @@
  * largest call it served. Make a new core (loadCore) to start small again.
  *
  * Not re-entrant: one diff or patch at a time per core. Workers each load
- * their own.
+ * their own. (A little over 400 lines: every export of the core is wrapped
+ * here, the one boundary, by design.)
  */
 import type { Delta } from './index.js';
 import { compileCoreModule } from './load.node.js';

@@ -95,4 +95,15 @@ describe('exact deflate identity', () => {
     expect(Buffer.compare(core.gzipExact(form), bytes)).toBe(0);
     expect(core.exactForm(bytes, 'gzip', BUDGET)).not.toBeNull();
   });
+
+  it('exactForm: the form when decode + encode reproduce the bytes, else null', () => {
+    const bytes = binaryStreams('gzip', [DATA[5]], ['-9n'])[0].bytes;
+    const form = core.exactForm(bytes, 'gzip', BUDGET);
+    expect(form && Buffer.compare(form.text, DATA[5])).toBe(0);
+    const corrupt = Uint8Array.from(bytes);
+    corrupt[corrupt.length - 6] ^= 1; // CRC32
+    expect(core.exactForm(corrupt, 'gzip', BUDGET)).toBeNull();
+    expect(core.exactForm(bytes, 'gzip', { maxOutput: 10, maxStructure: 1 << 20 })).toBeNull();
+    expect(core.exactForm(bytes, 'deflate', BUDGET)).toBeNull(); // a gzip header is not a deflate block
+  });
 });
