@@ -25,3 +25,12 @@ export function suffixSort(text: usize, n: i32, sa: usize, scratch: usize): i32 
   scratchReset(scratch);
   return sais<u8>(text, sa, n, 256, 0, 0);
 }
+
+// Exact deflate/gzip (deflate.ts has the form's layout). The caller
+// (wasm.ts) lays out input, text and structure regions and passes their
+// capacities; the codec never writes outside them. Decoders return 0 or a
+// negative E_* code (deflate.ts) and report sizes through the two getters;
+// encoders return the output size or a negative E_* code.
+export { inflateRaw as inflateExact, decodedText as exactTextBytes, decodedStructure as exactStructureBytes } from './deflate-decode';
+export { deflateRaw as deflateExact } from './deflate-encode';
+export { gunzip as gunzipExact, gzip as gzipExact } from './gzip';

@@ -15,4 +15,4 @@ export interface Delta {
   extra: Uint8Array;
 }
 
-export { loadCore, type DiffCore, type PreparedDiff, type PreparedPatch } from './wasm.js';
+export { loadCore, type DiffCore, type PreparedDiff, type PreparedPatch, type ExactForm, type ExactBudget } from './wasm.js';

@@ -6,15 +6,22 @@
  *          + 192 KiB of control chunk,
  *          plus SA-IS scratch of about n/8 + 2 KiB         => about 5.2n + 3m
  *   patch: old n + ctrl (12 per triple) + diff + extra + one output chunk
+ *   inflateExact/gunzipExact of n compressed bytes: n + text + structure,
+ *          where text <= maxOutput and structure <= maxStructure (the
+ *          caller's budget; capacities start at max(4n, gzip ISIZE) and
+ *          1.25n and double on demand, so at most 2x each part, never past
+ *          the budget) + 70 KiB of static tables
+ *   deflateExact/gzipExact: text t + structure s + output (<= 2t + 4s + 1 KiB)
  * WASM memory never shrinks: a core's memory is the high-water mark of the
  * largest call it served. Make a new core (loadCore) to start small again.
  *
  * Not re-entrant: one diff or patch at a time per core. Workers each load
- * their own.
+ * their own. (A little over 400 lines: every export of the core is wrapped
+ * here, the one boundary, by design.)
  */
 import type { Delta } from './index.js';
 import { compileCoreModule } from './load.node.js';
-import { ErrorCode, PatcherError, badPatch } from '../errors.js';
+import { ErrorCode, PatcherError, badImage, badPatch } from '../errors.js';
 
 export interface DiffCore {
   /** Suffix array of `text` (used by tests): SA[i] = start of the i-th smallest suffix. */
@@ -45,6 +52,24 @@ export interface DiffCore {
    * old bytes are never held twice. Nothing may use the core in between.
    */
   preparePatch(refLength: number, delta: Delta, newSize: number, chunkSize?: number): PreparedPatch;
+  /**
+   * Decode a raw deflate stream (and any bytes after it) into its exact
+   * form (layout: assembly/deflate.ts). Throws PatcherError BAD_IMAGE when
+   * the stream is invalid or needs more than the budget.
+   */
+  inflateExact(bytes: Uint8Array, budget: ExactBudget): ExactForm;
+  /** The bytes inflateExact decoded, rebuilt bit for bit. Throws BAD_PATCH on a malformed form. */
+  deflateExact(form: ExactForm, sizeHint?: number): Uint8Array;
+  /** inflateExact for gzip data: every member (header as found, trailer checked) and trailing bytes. */
+  gunzipExact(bytes: Uint8Array, budget: ExactBudget): ExactForm;
+  /** The bytes gunzipExact decoded, rebuilt bit for bit. Throws BAD_PATCH on a malformed form. */
+  gzipExact(form: ExactForm, sizeHint?: number): Uint8Array;
+  /**
+   * The exact form of `bytes` when it is eligible: it decodes within the
+   * budget and re-encodes to the identical bytes. Otherwise null (the
+   * caller treats the bytes as opaque).
+   */
+  exactForm(bytes: Uint8Array, format: 'deflate' | 'gzip', budget: ExactBudget): ExactForm | null;
   /** Current size of the WASM linear memory in bytes (it never shrinks: this is the peak). */
   memoryBytes(): number;
 }
@@ -61,6 +86,22 @@ export interface PreparedPatch {
   start(): Generator<Uint8Array>;
 }
 
+/** A deflate or gzip stream split for diffing: the plain text and everything else. */
+export interface ExactForm {
+  /** The decompressed bytes. */
+  text: Uint8Array;
+  /** Block headers, Huffman headers, token shapes, padding, gzip headers, trailing bytes. */
+  structure: Uint8Array;
+}
+
+/** Limits for decoding untrusted compressed data into an exact form. */
+export interface ExactBudget {
+  /** Most decompressed bytes accepted (bytes of WASM memory); more is an error. Below 2^31. */
+  maxOutput: number;
+  /** Most structure bytes accepted; 0.6-1.0x the compressed size is typical, about 24x the worst case. */
+  maxStructure: number;
+}
+
 interface CoreExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
@@ -73,6 +114,12 @@ interface CoreExports {
   patchBegin(old: number, oldSize: number, ctrl: number, triples: number, diff: number, diffSize: number,
     extra: number, extraSize: number, newSize: number): void;
   patchRun(out: number, cap: number): number;
+  inflateExact(inp: number, n: number, text: number, textCap: number, st: number, stCap: number): number;
+  gunzipExact(inp: number, n: number, text: number, textCap: number, st: number, stCap: number): number;
+  exactTextBytes(): number;
+  exactStructureBytes(): number;
+  deflateExact(text: number, textLen: number, st: number, stLen: number, out: number, outCap: number): number;
+  gzipExact(text: number, textLen: number, st: number, stLen: number, out: number, outCap: number): number;
 }
 
 /** Triples per diffRun call: 192 KiB of control buffer. */
@@ -88,6 +135,25 @@ const PATCH_ERRORS: Record<number, string> = {
   [-5]: 'diff or extra bytes left over after the last triple',
   [-6]: 'a control triple seeks outside the addressable range',
 };
+
+/** Codes of assembly/deflate.ts. -7, -8 and -12 (capacity) are handled by retrying. */
+const DEFLATE_ERRORS: Record<number, string> = {
+  [-1]: 'the stream is truncated',
+  [-2]: 'a block has the reserved type 3',
+  [-3]: "a stored block's NLEN is not the complement of LEN",
+  [-4]: 'invalid Huffman code lengths (count out of range, over-subscribed, or a bad repeat)',
+  [-5]: "a code the block's Huffman table does not have",
+  [-6]: 'a match reaches before the start of the data',
+  [-9]: 'not a gzip member (magic, method or reserved flags)',
+  [-10]: 'a gzip member CRC32 does not match its data',
+  [-11]: 'a gzip member ISIZE does not match its data',
+  [-12]: 'the output would pass its size bound',
+  [-13]: 'malformed structure',
+  [-14]: 'structure and text disagree',
+};
+const E_TEXT_FULL = -7;
+const E_STRUCT_FULL = -8;
+const E_OUT_FULL = -12;
 
 let modulePromise: Promise<WebAssembly.Module> | undefined;
 
@@ -109,6 +175,13 @@ function checkNewSize(newSize: number): void {
 }
 
 const align16 = (x: number): number => (x + 15) & ~15;
+
+/** Byte equality without node:buffer (the core also runs in browsers). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 class WasmCore implements DiffCore {
   readonly #ex: CoreExports;
@@ -256,6 +329,92 @@ class WasmCore implements DiffCore {
       if (r < 0) throw badPatch(PATCH_ERRORS[r] ?? `bspatch error ${r}`);
       if (r === 0) return;
       yield this.#bytes(outPtr, r);
+    }
+  }
+
+  inflateExact(bytes: Uint8Array, budget: ExactBudget): ExactForm {
+    return this.#decodeExact(bytes, budget, false);
+  }
+
+  gunzipExact(bytes: Uint8Array, budget: ExactBudget): ExactForm {
+    return this.#decodeExact(bytes, budget, true);
+  }
+
+  deflateExact(form: ExactForm, sizeHint?: number): Uint8Array {
+    return this.#encodeExact(form, false, sizeHint);
+  }
+
+  gzipExact(form: ExactForm, sizeHint?: number): Uint8Array {
+    return this.#encodeExact(form, true, sizeHint);
+  }
+
+  exactForm(bytes: Uint8Array, format: 'deflate' | 'gzip', budget: ExactBudget): ExactForm | null {
+    const gzip = format === 'gzip';
+    try {
+      const form = this.#decodeExact(bytes, budget, gzip);
+      const again = this.#encodeExact(form, gzip, bytes.length);
+      return sameBytes(again, bytes) ? form : null;
+    } catch (err) {
+      if (err instanceof PatcherError) return null;
+      throw err;
+    }
+  }
+
+  /** Decode with capacities that start near the expected size and double up to the budget. */
+  #decodeExact(bytes: Uint8Array, budget: ExactBudget, gzip: boolean): ExactForm {
+    const { maxOutput, maxStructure } = budget;
+    for (const v of [maxOutput, maxStructure]) {
+      if (!Number.isSafeInteger(v) || v < 0 || v > 0x7fffffff) throw new PatcherError(ErrorCode.Usage, `deflate budget ${v} out of range`);
+    }
+    const n = bytes.length;
+    // gzip's last ISIZE (mod 2^32) is a good guess of the text size, unless
+    // trailing bytes make it more than deflate's 1032:1 could give.
+    const isize = gzip && n >= 18 ? new DataView(bytes.buffer, bytes.byteOffset + n - 4, 4).getUint32(0, true) : 0;
+    const hint = isize <= 1032 * n ? isize : 0;
+    let textCap = Math.min(maxOutput, Math.max(4 * n, hint + 1024, 65536));
+    let structCap = Math.min(maxStructure, Math.max(n + (n >> 2), 4096)); // measured 0.6-1.0 n
+    const inPtr = this.#base;
+    const textPtr = align16(inPtr + n);
+    this.#reserve(textPtr);
+    this.#bytes(inPtr, n).set(bytes);
+    for (;;) {
+      const stPtr = align16(textPtr + textCap);
+      this.#reserve(stPtr + structCap);
+      const run = gzip ? this.#ex.gunzipExact : this.#ex.inflateExact;
+      const r = run(inPtr, n, textPtr, textCap, stPtr, structCap);
+      if (r === 0) {
+        return {
+          text: this.#bytes(textPtr, this.#ex.exactTextBytes()).slice(),
+          structure: this.#bytes(stPtr, this.#ex.exactStructureBytes()).slice(),
+        };
+      }
+      if (r === E_TEXT_FULL && textCap < maxOutput) textCap = Math.min(maxOutput, 2 * textCap);
+      else if (r === E_STRUCT_FULL && structCap < maxStructure) structCap = Math.min(maxStructure, 2 * structCap);
+      else if (r === E_TEXT_FULL) throw badImage(`deflate data decompresses to more than ${maxOutput} bytes (the budget)`);
+      else if (r === E_STRUCT_FULL) throw badImage(`deflate data needs more than ${maxStructure} bytes of structure (the budget)`);
+      else throw badImage(`deflate data invalid: ${DEFLATE_ERRORS[r] ?? `error ${r}`}`);
+    }
+  }
+
+  /** Encode with an output capacity that starts at the hint and doubles up to the hard bound. */
+  #encodeExact(form: ExactForm, gzip: boolean, sizeHint?: number): Uint8Array {
+    const { text, structure } = form;
+    // No valid form needs more; sizes travel as i32 across the boundary.
+    const bound = Math.min(2 * text.length + 4 * structure.length + 1024, 0x7fffffff);
+    let cap = Math.min(bound, sizeHint !== undefined && sizeHint >= 0 ? sizeHint + 64 : (text.length >> 1) + 2 * structure.length + 1024);
+    const textPtr = this.#base;
+    const stPtr = align16(textPtr + text.length);
+    const outPtr = align16(stPtr + structure.length);
+    this.#reserve(outPtr);
+    this.#bytes(textPtr, text.length).set(text);
+    this.#bytes(stPtr, structure.length).set(structure);
+    for (;;) {
+      this.#reserve(outPtr + cap);
+      const run = gzip ? this.#ex.gzipExact : this.#ex.deflateExact;
+      const r = run(textPtr, text.length, stPtr, structure.length, outPtr, cap);
+      if (r >= 0) return this.#bytes(outPtr, r).slice();
+      if (r === E_OUT_FULL && cap < bound) cap = Math.min(bound, 2 * cap);
+      else throw badPatch(`deflate form: ${DEFLATE_ERRORS[r] ?? `error ${r}`}`);
     }
   }
 }
