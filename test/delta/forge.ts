@@ -78,8 +78,9 @@ export function encodePatch(p: ForgedPatch, raw = false): Uint8Array {
     parts.push(encodeFrame(FrameType.Entry, codec.encode(e.record, e.tarHeader)));
     if (e.data) for (let at = 0; at < e.data.length; at += 4 << 20) parts.push(encodeFrame(FrameType.Literal, literals.encode(e.data.subarray(at, at + (4 << 20)))));
     for (const f of e.frames) parts.push(encodeFrame(f.type as FrameType, f.payload));
+    if (raw) continue;
     const padding = typeof e.record.padding === 'string' ? fromHex(e.record.padding, 'padding') : new Uint8Array(paddingSize(e.record.size));
-    if (!raw) layout.entry(e.tarHeader, e.record.sha256, padding);
+    layout.entry(e.tarHeader, e.record.sha256, padding);
   }
   if (!raw) Object.assign(p.end, { trailer: toHex(pack(p.trailer)), trailerSize: p.trailer.length, layoutSha256: layout.end(p.trailer) });
   parts.push(encodeFrame(FrameType.End, encodeJson(p.end)));
