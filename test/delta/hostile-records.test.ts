@@ -180,10 +180,11 @@ function makeBomb(size: number): Uint8Array {
   put(1, 1); // BFINAL
   put(1, 2); // fixed Huffman
   code(0x30, 8); // literal 0
-  for (let i = 0; i < pairs; i++) {
-    code(0xc5, 8); // length code 285: 258 bytes
-    code(0, 5); // distance code 0: 1 back
-  }
+  code(0xc5, 8); // length code 285: 258 bytes
+  code(0, 5); // distance code 0: 1 back
+  // ... and the same 13 bits again for every other pair.
+  const pair = (out[1] | (out[2] << 8) | (out[3] << 16)) >> 3 & 0x1fff;
+  for (let i = 1; i < pairs; i++) put(pair, 13);
   code(0, 7); // end of block
   return out;
 }
@@ -222,8 +223,8 @@ describe('size claims: refused quickly, with bounded memory', () => {
     const p = forge();
     const w = p.entries.find((e) => e.frames.length > 0)!.frames[0];
     const parts = sections(w.payload);
-    // The extra section claims what the window may hold but inflates to 256 MiB.
-    parts[3] = [parts[3][0], bomb(256 * 1024 * 1024)];
+    // The extra section claims what the window may hold but inflates to 1 GiB.
+    parts[3] = [parts[3][0], bomb(1024 ** 3)];
     w.payload = windowPayload(parts);
     await expectBadPatch(encodePatch(p, true), 'window bomb', 64 * 1024 * 1024);
     // ... and one claiming 1 GiB of raw bytes outright.
@@ -236,7 +237,7 @@ describe('size claims: refused quickly, with bounded memory', () => {
     const p = forge();
     const e = p.entries.find((x) => x.data && x.data.length > 0)!;
     const encoded = encodePatch(p, true);
-    // Swap the entry's literal frame for one of the same claimed size whose data inflates to 256 MiB.
+    // Swap the entry's literal frame for one of the same claimed size whose data inflates to 1 GiB.
     const literal = (size: number, body: Uint8Array) => {
       const out = new Uint8Array(5 + body.length);
       out[0] = 1;
@@ -245,7 +246,7 @@ describe('size claims: refused quickly, with bounded memory', () => {
       return out;
     };
     e.data = undefined;
-    e.frames = [{ type: 3, payload: literal(e.record.size, bomb(256 * 1024 * 1024)) }];
+    e.frames = [{ type: 3, payload: literal(e.record.size, bomb(1024 ** 3)) }];
     await expectBadPatch(encodePatch(p, true), 'literal bomb', 64 * 1024 * 1024);
     e.frames = [{ type: 3, payload: literal(0xffffffff, bomb(1024)) }];
     await expectBadPatch(encodePatch(p, true), 'literal claiming 4 GiB', 64 * 1024 * 1024);
@@ -257,15 +258,16 @@ describe('size claims: refused quickly, with bounded memory', () => {
   }, 30_000);
 
   it('an inflate bomb in the trailer, and trailer sizes past the archive', async () => {
+    const hex = Buffer.from(bomb(1024 ** 3)).toString('hex');
     for (const trailerSize of [4 * 1024 * 1024, 2 ** 32, 2 ** 53, 1e300, -2]) {
       const p = forge();
-      p.end.trailer = Buffer.from(bomb(256 * 1024 * 1024)).toString('hex');
+      p.end.trailer = hex;
       p.end.trailerSize = trailerSize;
       await expectBadPatch(encodePatch(p, true), `trailer of ${trailerSize}`, 64 * 1024 * 1024);
     }
     // The trailer's exact room, filled by a bomb: inflating stops at the claim.
     const p = forge();
-    p.end.trailer = Buffer.from(bomb(256 * 1024 * 1024)).toString('hex');
+    p.end.trailer = hex;
     await expectBadPatch(encodePatch(p, true), 'trailer bomb', 64 * 1024 * 1024);
   }, 30_000);
 
