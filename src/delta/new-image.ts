@@ -32,6 +32,8 @@ const MAX_JSON = 16 * 1024 * 1024;
 const MAX_CAPTURED = 64 * 1024 * 1024;
 /** archive.ts reads a layer's first 4 bytes to tell its compression. */
 const PREFIX = 4;
+/** Compressed bytes inflated per step when hashing a gzip layer. */
+const GZIP_STEP = 64 * 1024;
 
 const mismatch = (message: string) => new PatcherError(ErrorCode.DigestMismatch, message);
 
@@ -130,7 +132,9 @@ export class NewImageCheck {
     const g = e.gunzip!;
     if (g.failed) return;
     try {
-      g.inflater.push(bytes, final);
+      // Small steps: each one's output is hashed and dropped before the next (a literal frame holds 4 MiB).
+      for (let at = 0; at < bytes.length; at += GZIP_STEP) g.inflater.push(bytes.subarray(at, at + GZIP_STEP), false);
+      if (final) g.inflater.push(new Uint8Array(0), true);
     } catch {
       g.failed = true; // not a layer that inflates: verify() fails if it is a layer
     }
