@@ -2,11 +2,15 @@
  * applyPatch: old image + patch stream -> the new image archive, streamed
  * to a sink in order.
  *
- * The patch is read strictly front to back. Before any work: the header's
- * new image ID is checked against what the caller expects, and the old
- * image's ID against the one the patch was made from. Every entry's data is
- * sha256-checked as it is rebuilt, and the whole archive at the end; the
- * caller (CLI) writes to a temporary name and renames only on success.
+ * The patch is read strictly front to back, and every record's fields are
+ * checked before use (format/records.ts). Before any work: the header's new
+ * image ID is checked against what the caller expects, and the old image's
+ * ID against the one the patch was made from. Every entry's data is
+ * sha256-checked as it is rebuilt, and nothing is written past the archive
+ * size the header promises. Before the last bytes (the trailer) go out, the
+ * rebuilt layout is tied to the new image ID itself (new-image.ts): config
+ * digest, every layer's diff_id. The caller (CLI) writes to a temporary name
+ * and renames only once this resolves.
  *
  * Memory: one window at a time: its reference (the old bytes it names,
  * about the window size), its inflated delta (at most the window size), one
@@ -18,9 +22,11 @@ import type { Hasher } from '../image/hash.js';
 import { paddingSize } from '../image/tar-header.js';
 import type { ByteSource } from '../image/source.js';
 import { FrameReader, FrameType, frameName, type Frame } from '../format/frames.js';
-import { EntryCodec, LayoutDigest, LiteralCodec, decodeHeader, decodeJson, fromHex, unpack, type EndRecord, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
+import { EntryCodec, LayoutDigest, LiteralCodec, decodeEnd, fromHex, readHeader as readPatchHeader, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
 import { decodeWindow } from '../format/window.js';
-import { gatherInto, streamReused } from './layers.js';
+import { gatherInto, streamReused } from '../image/layer-source.js';
+import { MAX_WINDOW_SIZE } from './limits.js';
+import { NewImageCheck } from './new-image.js';
 import { openOldImage, type OldImage, type OldImageInput } from './old-image.js';
 import { progressReporter, type Report } from './progress.js';
 import type { ApplyOptions, ApplyResult, ByteSink } from './types.js';
@@ -28,38 +34,67 @@ import type { ApplyOptions, ApplyResult, ByteSink } from './types.js';
 /** Output chunk of bspatch: small, since apply's memory budget is tight. */
 const OUT_CHUNK = 256 * 1024;
 
-/** Does `expected` (full ID, bare hex, or a short prefix of either) name `imageId`? */
+/**
+ * Fewest hex digits of an image ID that NEW may give: docker's short IDs.
+ * NEW is what the rebuilt config is checked against, so it is a trust
+ * anchor: a forger needs a config whose sha256 starts with these digits,
+ * 2^48 tries at 12 (2^16 at 4, an instant). Give the full ID for the most.
+ */
+export const MIN_ID_PREFIX = 12;
+
+const bareId = (id: string): string => id.toLowerCase().replace(/^sha256:/, '');
+
+/** Does `expected` (full ID, bare hex, or a prefix of at least MIN_ID_PREFIX digits) name `imageId`? */
 export function sameImageId(expected: string, imageId: string): boolean {
-  const want = expected.toLowerCase().replace(/^sha256:/, '');
-  const have = imageId.replace(/^sha256:/, '');
-  return want.length >= 4 && /^[0-9a-f]+$/.test(want) && have.startsWith(want);
+  const want = bareId(expected);
+  return want.length >= MIN_ID_PREFIX && /^[0-9a-f]+$/.test(want) && bareId(imageId).startsWith(want);
 }
 
-export async function readHeader(frames: FrameReader): Promise<PatchHeader> {
-  await frames.readMagic();
-  const first = await frames.next();
-  if (!first || first.type !== FrameType.Header) throw badPatch('the first frame is not the header');
-  return decodeHeader(first.payload);
+/** Refuse a NEW that cannot name an image: not hex, or too short to mean anything. */
+function checkExpectedId(expected: string): void {
+  const want = bareId(expected);
+  if (!/^[0-9a-f]{1,64}$/.test(want)) throw new PatcherError(ErrorCode.Usage, `NEW must be an image ID (hex digits, optionally after sha256:), not ${JSON.stringify(expected)}`);
+  if (want.length < MIN_ID_PREFIX) {
+    throw new PatcherError(ErrorCode.Usage, `NEW ${JSON.stringify(expected)} is too short to name an image: give at least ${MIN_ID_PREFIX} hex digits of its ID (docker's short ID), or all 64`);
+  }
 }
 
-/** The sink, with each rebuilt entry's data hashed on the way. */
+/** The magic and header of a patch, every field checked; windows at most MAX_WINDOW_SIZE. */
+export function readHeader(frames: FrameReader): Promise<PatchHeader> {
+  return readPatchHeader(frames, MAX_WINDOW_SIZE);
+}
+
+/** The sink, with each rebuilt entry's data hashed on the way, never past the promised archive size. */
 class Output {
   written = 0;
+  /** Offset in the new archive (skipped bytes count: they are still part of it). */
+  position = 0;
   #entry: Hasher | undefined;
-  constructor(readonly sink: ByteSink, readonly options: ApplyOptions, readonly report: Report, readonly total: number) {}
+  constructor(readonly sink: ByteSink, readonly options: ApplyOptions, readonly report: Report, readonly total: number, readonly check: NewImageCheck) {}
   /** Hash the next entry's data (not for a reused layer: its old blob was checked when it was read). */
-  beginEntry(hash: boolean): void {
-    this.#entry = hash ? this.options.hasher() : undefined;
+  beginEntry(header: Uint8Array, record: EntryRecord, reused: OldBlob | undefined): void {
+    const room = this.total - this.position - header.length - paddingSize(record.size);
+    if (record.size > room) throw badPatch(`entry ${record.name} of ${record.size} bytes runs past the ${this.total}-byte archive the header promises`);
+    this.check.beginEntry(this.position, header, record, reused);
+    this.#entry = reused ? undefined : this.options.hasher();
   }
-  endEntry(name: string, expected: string): void {
-    const digest = this.#entry?.digest();
+  endEntry(record: EntryRecord, padding: Uint8Array): void {
+    const digest = this.#entry?.digest() ?? record.sha256;
     this.#entry = undefined;
-    if (digest !== undefined && digest !== expected) {
-      throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt ${name} does not match: ${digest}, patch promised ${expected}`);
+    if (digest !== record.sha256) {
+      throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt ${record.name} does not match: ${digest}, patch promised ${record.sha256}`);
     }
+    this.check.endEntry(digest, padding);
   }
+  /** Data of the current entry (tar headers and padding go through `raw`). */
   async write(bytes: Uint8Array, skip = false): Promise<void> {
     this.#entry?.update(bytes);
+    this.check.data(bytes);
+    await this.raw(bytes, skip);
+  }
+  async raw(bytes: Uint8Array, skip = false): Promise<void> {
+    if (this.position + bytes.length > this.total) throw badPatch(`writes past the ${this.total}-byte archive the header promises`);
+    this.position += bytes.length;
     if (skip) return;
     this.written += bytes.length;
     await this.sink(bytes);
@@ -70,20 +105,23 @@ class Output {
 /** Rebuild the new image from `old` and `patch`; the archive goes to `sink`. */
 export async function applyPatch(old: OldImageInput, patch: AsyncIterable<Uint8Array>, sink: ByteSink, options: ApplyOptions): Promise<ApplyResult> {
   const frames = new FrameReader(patch);
+  if (options.expectNewId !== undefined) checkExpectedId(options.expectNewId);
   const header = await readHeader(frames);
-  if (options.expectNewId && !sameImageId(options.expectNewId, header.new.imageId)) {
-    throw new PatcherError(ErrorCode.WrongImage, `this patch makes ${header.new.imageId}, not ${options.expectNewId}`);
-  }
+  checkNewId(header, options.expectNewId);
   const omitReused = !!options.omitReused;
   const needed = header.old.blobs.filter((b) => b.ranges.length > 0 || (b.whole && !omitReused));
   const oldImage = await openOldImage(old, needed, options.hasher);
   try {
+    if (oldImage.imageId === header.new.imageId && oldImage.imageId !== header.old.imageId) {
+      throw new PatcherError(ErrorCode.WrongImage, `the old image given is ${oldImage.imageId}, the image this patch makes: OLD and NEW look swapped (the patch is for old image ${header.old.imageId})`);
+    }
     if (oldImage.imageId !== header.old.imageId) {
       throw new PatcherError(ErrorCode.WrongImage, `this patch is for old image ${header.old.imageId}, but the old image given is ${oldImage.imageId}`);
     }
     const report = progressReporter(options.onProgress);
     const blobs = await fetchBlobs(header, oldImage, needed, report);
-    const out = new Output(sink, options, report, header.new.archiveSize);
+    const check = new NewImageCheck(options.hasher, header.new.imageId, options.expectNewId);
+    const out = new Output(sink, options, report, header.new.archiveSize, check);
     const core = await loadCore();
     await rebuildEntries({ frames, header, blobs, core, out, literals: new LiteralCodec(), copyBuffer: new Uint8Array(OUT_CHUNK) }, omitReused, new LayoutDigest(options.hasher));
     return { newImageId: header.new.imageId, tags: header.new.tags, bytesWritten: out.written, partial: !!options.omitReused };
@@ -91,6 +129,15 @@ export async function applyPatch(old: OldImageInput, patch: AsyncIterable<Uint8A
     await oldImage.close?.();
     await frames.close();
   }
+}
+
+/** The header's new image must be the one the caller names (NEW given as the patch's OLD: swapped). */
+function checkNewId(header: PatchHeader, expected: string | undefined): void {
+  if (expected === undefined || sameImageId(expected, header.new.imageId)) return;
+  if (sameImageId(expected, header.old.imageId)) {
+    throw new PatcherError(ErrorCode.WrongImage, `NEW ${expected} is the image this patch starts from, not the one it makes (${header.new.imageId}): OLD and NEW look swapped`);
+  }
+  throw new PatcherError(ErrorCode.WrongImage, `this patch makes ${header.new.imageId}, not ${expected}`);
 }
 
 /** The old layers the patch reads, verified; undefined where not needed. */
@@ -137,36 +184,46 @@ async function rebuildEntries(r: Rebuild, omitReused: boolean, layout: LayoutDig
   while (frame && frame.type === FrameType.Entry) {
     const { record, header: tarHeader } = codec.decode(frame.payload);
     const skip = omitReused && record.partialSkip === true;
-    await out.write(tarHeader, skip);
-    out.beginEntry(record.kind !== 'reuse');
-    frame = await rebuildData(r, record, skip);
-    out.endEntry(record.name, record.sha256);
     const padding = record.padding !== undefined ? fromHex(record.padding, 'padding') : new Uint8Array(paddingSize(record.size));
     if (padding.length !== paddingSize(record.size)) throw badPatch(`entry ${record.name} has padding of the wrong length`);
-    await out.write(padding, skip);
+    out.beginEntry(tarHeader, record, record.kind === 'reuse' ? reusedBlob(header, record) : undefined);
+    await out.raw(tarHeader, skip);
+    frame = await rebuildData(r, record, skip);
+    out.endEntry(record, padding);
+    await out.raw(padding, skip);
     layout.entry(tarHeader, record.sha256, padding);
     count++;
   }
   if (!frame) throw badPatch('truncated: the patch ends before its end record');
   if (frame.type !== FrameType.End) throw badPatch(`unexpected ${frameName(frame.type)} frame after entry ${count}`);
   if (count !== header.new.entries) throw badPatch(`holds ${count} entries, header says ${header.new.entries}`);
-  const end = decodeJson<EndRecord>(frame.payload, 'end record');
-  const trailer = unpack(fromHex(end.trailer, 'trailer'), end.trailerSize, 'trailer');
+  const { end, trailer } = decodeEnd(frame.payload, header.new.archiveSize - out.position);
+  if (out.position + trailer.length !== header.new.archiveSize) {
+    throw badPatch(`rebuilds ${out.position + trailer.length} bytes, header promises ${header.new.archiveSize}`);
+  }
   // Checked before the trailer goes out: a sink that sees the archive end has seen a checked one.
   const digest = layout.end(trailer);
   if (digest !== end.layoutSha256) throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt archive layout does not match: ${digest}, patch promised ${end.layoutSha256}`);
-  await out.write(trailer);
   if (await frames.next()) throw badPatch('data after the end record');
+  await out.check.verify(trailer, header.new.archiveSize);
+  await out.raw(trailer);
+}
+
+/** The old blob a reused entry names, which must be the blob it claims. */
+function reusedBlob(header: PatchHeader, record: EntryRecord): OldBlob {
+  const blob = header.old.blobs[record.blob ?? -1];
+  // The old blob is checked against this digest when it is read, so the copy needs no hashing.
+  if (!blob || blob.size !== record.size || (blob.stored ?? blob.diffId) !== record.sha256) throw badPatch(`entry ${record.name} reuses an unknown old layer`);
+  return blob;
 }
 
 /** Write one entry's data; returns the first frame after it. */
 async function rebuildData(r: Rebuild, record: EntryRecord, skip: boolean): Promise<Frame | null> {
   const { frames, header, blobs, out } = r;
   if (record.kind === 'reuse') {
-    const blob = header.old.blobs[record.blob ?? -1];
-    // The old blob was checked against this digest when it was read, so the copy needs no hashing.
-    if (!blob || blob.size !== record.size || (blob.stored ?? blob.diffId) !== record.sha256) throw badPatch(`entry ${record.name} reuses an unknown old layer`);
-    if (!skip) for await (const chunk of streamReused(blobAt(blobs, record.blob!), 0, blob.size, r.copyBuffer)) await out.write(chunk);
+    const blob = reusedBlob(header, record);
+    if (skip) out.position += blob.size; // left out, but still part of the archive the header sizes
+    else for await (const chunk of streamReused(blobAt(blobs, record.blob!), 0, blob.size, r.copyBuffer)) await out.write(chunk);
     return frames.next();
   }
   let made = 0;
@@ -188,7 +245,8 @@ async function rebuildData(r: Rebuild, record: EntryRecord, skip: boolean): Prom
 
 async function writeWindow(r: Rebuild, payload: Uint8Array, room: number, skip: boolean): Promise<number> {
   const { header, blobs, core, out } = r;
-  const w = decodeWindow(payload, header.old.blobs.length, { maxDiffBytes: 2 * header.windowSize + (1 << 20), maxRefBytes: 8 * header.windowSize + (1 << 20) });
+  // Every inflate target is bounded by the window size (itself at most MAX_WINDOW_SIZE) and what the entry still holds.
+  const w = decodeWindow(payload, header.old.blobs.length, { maxDiffBytes: Math.min(2 * header.windowSize + (1 << 20), room), maxRefBytes: 8 * header.windowSize + (1 << 20) });
   const size = w.pieces.reduce((n, p) => n + p.length, 0);
   if (size > room) throw badPatch('window runs past its entry');
   for (const r of [...w.refs, ...w.pieces]) {

@@ -11,7 +11,7 @@ import { openImageArchive } from '../image/archive.js';
 import { hashStream, type HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import type { OldBlob } from '../format/container.js';
-import { layerSource, sliceSource, streamReused } from './layers.js';
+import { layerSource, sliceSource, streamReused } from '../image/layer-source.js';
 
 export interface OldImage {
   readonly imageId: string;

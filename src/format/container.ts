@@ -10,71 +10,14 @@
  *            none for a reused layer (taken whole from the old image)
  *   END      JSON EndRecord: the archive's trailing bytes and its layout digest
  */
-import { deflateSync, inflateSync } from 'fflate';
+import { deflateSync } from 'fflate';
 import { badPatch } from '../errors.js';
 import type { Hasher, HasherFactory } from '../image/hash.js';
+import { inflateExact } from './bytes.js';
+import { FrameType, type FrameReader } from './frames.js';
+import { checkEndRecord, checkEntryRecord, checkHeader, type EndRecord, type EntryRecord, type PatchHeader } from './records.js';
 
-export interface OldBlob {
-  /** diff_id of the old layer (sha256 of its uncompressed tar). */
-  diffId: string;
-  /**
-   * Set when the blob is the layer's stored (compressed) bytes rather than
-   * its uncompressed tar: their sha256. A compressed layer both images
-   * share is reused this way, byte for byte.
-   */
-  stored?: string;
-  size: number;
-  /** True when apply needs all of it (a reused layer); else only `ranges`. */
-  whole: boolean;
-  /** [offset, length] pairs, sorted and merged, that windows read. */
-  ranges: Array<[number, number]>;
-}
-
-export interface PatchHeader {
-  tool: 'docker-patcher';
-  formatVersion: number;
-  old: { imageId: string; blobs: OldBlob[] };
-  new: {
-    imageId: string;
-    tags: string[];
-    kind: string;
-    archiveSize: number;
-    entries: number;
-    layers: Array<{ diffId: string; size: number }>;
-  };
-  windowSize: number;
-}
-
-export type EntryKind = 'none' | 'literal' | 'reuse' | 'delta';
-
-export interface EntryRecord {
-  name: string;
-  kind: EntryKind;
-  /** Bytes of data. */
-  size: number;
-  /** sha256 of the data ('sha256:<hex>'), checked by apply. */
-  sha256: string;
-  /** For a reused layer: index into header.old.blobs. */
-  blob?: number;
-  /** For a layer: its diff_id. */
-  diffId?: string;
-  /** Padding after the data, hex, only when it is not all zeros. */
-  padding?: string;
-  /**
-   * Part of a layer that the old and new images share at the same place in
-   * their stacks: a daemon holding the old image already has it, so a
-   * partial archive for it may leave this entry out.
-   */
-  partialSkip?: boolean;
-}
-
-export interface EndRecord {
-  /** The archive's end blocks (and anything after), hex of the deflated bytes. */
-  trailer: string;
-  trailerSize: number;
-  /** The new archive's LayoutDigest: every header, data digest and padding, then the trailer. */
-  layoutSha256: string;
-}
+export { checkHeader, MAX_TRAILER_SIZE, type EndRecord, type EntryKind, type EntryRecord, type OldBlob, type PatchHeader } from './records.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -127,11 +70,7 @@ export class EntryCodec {
     const jsonLength = view.getUint32(0, true);
     const headerLength = view.getUint32(4, true);
     if (8 + jsonLength + headerLength !== raw.length) throw badPatch('entry record lengths do not add up');
-    const record = decodeJson<EntryRecord>(raw.subarray(8, 8 + jsonLength), 'entry record');
-    const kinds: EntryKind[] = ['none', 'literal', 'reuse', 'delta'];
-    if (typeof record.name !== 'string' || !kinds.includes(record.kind) || !Number.isSafeInteger(record.size) || record.size < 0 || typeof record.sha256 !== 'string') {
-      throw badPatch('entry record has missing or bad fields');
-    }
+    const record = checkEntryRecord(decodeJson<unknown>(raw.subarray(8, 8 + jsonLength), 'entry record'));
     const header = raw.subarray(8 + jsonLength);
     if (header.length === 0 || header.length % 512 !== 0) throw badPatch(`entry ${record.name} has a bad tar header length`);
     return { record, header };
@@ -172,7 +111,8 @@ export class LiteralCodec {
   decode(payload: Uint8Array, room: number): Uint8Array {
     if (payload.length < 5 || payload[0] > 1) throw badPatch('literal frame truncated or of an unknown method');
     const size = new DataView(payload.buffer, payload.byteOffset, 5).getUint32(1, true);
-    if (size > room) throw badPatch('literal frame runs past its entry');
+    if (size > room) throw badPatch(`literal frame of ${size} bytes runs past its entry (${room} bytes left)`);
+    if (size > MAX_LITERAL_CHUNK) throw badPatch(`literal frame claims ${size} bytes (limit ${MAX_LITERAL_CHUNK})`);
     const body = payload.subarray(5);
     const data = payload[0] === 1 ? unpack(body, size, 'literal frame', this.#history) : body;
     if (data.length !== size) throw badPatch('literal frame has the wrong length');
@@ -180,6 +120,9 @@ export class LiteralCodec {
     return data;
   }
 }
+
+/** Literal data goes in frames of at most this many bytes (before deflate); a reader allocates no more per frame. */
+export const MAX_LITERAL_CHUNK = 4 * 1024 * 1024;
 
 /** deflate's window: older history could not be referenced anyway. */
 const DICTIONARY_SIZE = 32 * 1024;
@@ -197,24 +140,29 @@ export function encodeHeader(header: PatchHeader): Uint8Array {
   return out;
 }
 
-export function decodeHeader(payload: Uint8Array): PatchHeader {
+/** Decode a HEADER payload and check every field; windows may be at most `maxWindowSize` bytes. */
+export function decodeHeader(payload: Uint8Array, maxWindowSize: number): PatchHeader {
   if (payload.length < 4) throw badPatch('header truncated');
   const size = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
   if (size > MAX_HEADER) throw badPatch(`header claims ${size} bytes`);
-  return checkHeader(decodeJson<PatchHeader>(unpack(payload.subarray(4), size, 'header'), 'header'));
+  return checkHeader(decodeJson<unknown>(unpack(payload.subarray(4), size, 'header'), 'header'), maxWindowSize);
 }
 
 /** The header lists a few numbers per old layer and new layer: far below this. */
 const MAX_HEADER = 64 * 1024 * 1024;
 
-export function checkHeader(h: PatchHeader): PatchHeader {
-  const ok =
-    h && h.tool === 'docker-patcher' && h.old && h.new && Array.isArray(h.old.blobs) &&
-    typeof h.old.imageId === 'string' && typeof h.new.imageId === 'string' &&
-    Number.isSafeInteger(h.new.archiveSize) && Number.isSafeInteger(h.windowSize) && h.windowSize > 0 &&
-    h.old.blobs.every((b) => typeof b.diffId === 'string' && (b.stored === undefined || typeof b.stored === 'string') && Number.isSafeInteger(b.size) && Array.isArray(b.ranges));
-  if (!ok) throw badPatch('header has missing or bad fields');
-  return h;
+/** Read the magic and the header frame: what every patch reader does first. */
+export async function readHeader(frames: FrameReader, maxWindowSize: number): Promise<PatchHeader> {
+  await frames.readMagic();
+  const first = await frames.next();
+  if (!first || first.type !== FrameType.Header) throw badPatch('the first frame is not the header');
+  return decodeHeader(first.payload, maxWindowSize);
+}
+
+/** Decode an END payload; its trailer may hold at most `room` bytes (what the archive size still allows). */
+export function decodeEnd(payload: Uint8Array, room: number): { end: EndRecord; trailer: Uint8Array } {
+  const end = checkEndRecord(decodeJson<unknown>(payload, 'end record'), room);
+  return { end, trailer: unpack(fromHex(end.trailer, 'trailer'), end.trailerSize, 'trailer') };
 }
 
 /** Deflate `data` one-shot (fflate's streaming deflate is not used: known bug). */
@@ -222,18 +170,8 @@ export function pack(data: Uint8Array, level = 9): Uint8Array {
   return deflateSync(data, { level: level as 9 });
 }
 
-/** Inflate exactly `size` bytes, refusing anything longer. */
-export function unpack(data: Uint8Array, size: number, what: string, dictionary?: Uint8Array): Uint8Array {
-  const out = new Uint8Array(size + 1);
-  let inflated: Uint8Array;
-  try {
-    inflated = inflateSync(data, { out, dictionary });
-  } catch (err) {
-    throw badPatch(`${what} does not inflate (${(err as Error).message})`);
-  }
-  if (inflated.length !== size) throw badPatch(`${what} inflates to the wrong size`);
-  return out.subarray(0, size);
-}
+/** Inflate exactly `size` bytes (bounded by the caller), refusing anything longer. */
+export const unpack = inflateExact;
 
 export const toHex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 

@@ -15,9 +15,10 @@
  * so the usual case (old entries in the same order) costs a byte or two.
  * Memory to decode: the payload plus the inflated sections (<= window size).
  */
-import { deflateSync, inflateSync } from 'fflate';
+import { deflateSync } from 'fflate';
 import type { Delta } from '../core/index.js';
 import { badPatch } from '../errors.js';
+import { inflateExact } from './bytes.js';
 import { checkDelta, decodeCtrl, encodeCtrl } from './ctrl.js';
 import { VarintReader, VarintWriter } from './varint.js';
 import { decodeZeroRuns, encodeZeroRuns } from './zeroruns.js';
@@ -92,15 +93,7 @@ function getSection(input: VarintReader, what: string, maxRaw: number): Uint8Arr
   const stored = input.bytes.subarray(input.pos, input.pos + storedLength);
   input.pos += storedLength;
   if (storedLength === rawLength) return stored;
-  const out = new Uint8Array(rawLength + 1); // one spare byte tells "too long" from "exact"
-  let inflated: Uint8Array;
-  try {
-    inflated = inflateSync(stored, { out });
-  } catch (err) {
-    throw badPatch(`window ${what} does not inflate (${(err as Error).message})`);
-  }
-  if (inflated.length !== rawLength) throw badPatch(`window ${what} inflates to the wrong size`);
-  return out.subarray(0, rawLength);
+  return inflateExact(stored, rawLength, `window ${what}`);
 }
 
 /** Decode and check a window; `blobs` is the number of old blobs the header lists. */
@@ -114,7 +107,7 @@ export function decodeWindow(payload: Uint8Array, blobs: number, limits: WindowL
   let refBytes = 0;
   for (let i = 0; i < refCount; i++) {
     const r = { blob: meta.wide(), offset: end + unzigzag(meta.wide()), length: meta.wide() };
-    if (r.blob >= blobs || r.offset < 0) throw badPatch(`window reference ${i} is out of range`);
+    if (r.blob >= blobs || r.offset < 0 || !Number.isSafeInteger(r.offset + r.length)) throw badPatch(`window reference ${i} is out of range`);
     refBytes += r.length;
     end = r.offset + r.length;
     refs.push(r);
@@ -135,7 +128,7 @@ export function decodeWindow(payload: Uint8Array, blobs: number, limits: WindowL
     }
     const blob = meta.wide();
     const offset = copyEnd + unzigzag(meta.wide());
-    if (blob >= blobs || offset < 0) throw badPatch(`window copy ${i} is out of range`);
+    if (blob >= blobs || offset < 0 || !Number.isSafeInteger(offset + length)) throw badPatch(`window copy ${i} is out of range`);
     copyEnd = offset + length;
     pieces.push({ copy: true, blob, offset, length });
   }

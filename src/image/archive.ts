@@ -54,6 +54,8 @@ export interface OpenArchiveOptions {
   hasher: HasherFactory;
   /** Which image when the archive holds several: a tag or an image ID. Default: the first. */
   image?: string;
+  /** Follow index.json even when manifest.json is there too (a Docker >= 25 save holds both). */
+  ociIndex?: boolean;
 }
 
 const MAX_JSON = 16 * 1024 * 1024;
@@ -207,7 +209,8 @@ export async function openImageArchive(src: ByteSource, opts: OpenArchiveOptions
   const ctx: Ctx = { src, byName, opts };
   const has = (name: string) => byName.has(name);
   let image;
-  if (has('manifest.json')) image = await fromDockerManifest(ctx, has('index.json') && has('oci-layout') ? 'docker-oci' : 'docker-legacy');
+  if (opts.ociIndex && has('index.json') && has('oci-layout')) image = await fromOciIndex(ctx);
+  else if (has('manifest.json')) image = await fromDockerManifest(ctx, has('index.json') && has('oci-layout') ? 'docker-oci' : 'docker-legacy');
   else if (has('index.json') && has('oci-layout')) image = await fromOciIndex(ctx);
   else {
     const names = entries.slice(0, 5).map((e) => e.name).join(', ');

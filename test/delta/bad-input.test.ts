@@ -81,7 +81,7 @@ describe('the wrong image', () => {
     const e = await expectPatcherError(() => applyPatch(watched, chunked(patch), sink, { hasher: nodeHasher, expectNewId: 'sha256:' + 'ab'.repeat(32) }), 'WRONG_IMAGE');
     expect(e.message).toContain(newId);
     expect(watched.reads).toBe(0);
-    await expectPatcherError(() => applyPatch(watched, chunked(patch), sink, { hasher: nodeHasher, expectNewId: 'deadbeef' }), 'WRONG_IMAGE');
+    await expectPatcherError(() => applyPatch(watched, chunked(patch), sink, { hasher: nodeHasher, expectNewId: 'deadbeefdeadbeef' }), 'WRONG_IMAGE');
     expect(watched.reads).toBe(0);
     let opened = 0;
     const provider: OldImageProvider = { open: async () => (opened++, Promise.reject(new Error('must not be opened'))) };
@@ -152,7 +152,7 @@ describe('hostile WINDOW frames with valid checksums', () => {
   let target: FrameAt;
   let window: WindowData;
   beforeAll(() => {
-    header = decodeHeader(frames[0].payload);
+    header = decodeHeader(frames[0].payload, 1 << 30);
     // The first window of the changed layer: later windows follow it, so it has room to grow.
     target = frames.find((f) => f.type === FrameType.Window)!;
     window = decodeWindow(target.payload, header.old.blobs.length, { maxDiffBytes: 1 << 30, maxRefBytes: 1 << 30 });

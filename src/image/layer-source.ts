@@ -1,0 +1,76 @@
+/**
+ * Layer bytes as random-access sources. An uncompressed stored layer is a
+ * window onto the archive (no copy); a gzip one is inflated into memory once
+ * (the price of random access into it: its uncompressed size).
+ */
+import { openLayer, type ImageArchive } from './archive.js';
+import type { HasherFactory } from './hash.js';
+import { concatBytes } from '../format/bytes.js';
+import { checkRange, memorySource, streamByReads, type ByteSource } from './source.js';
+
+/** Bytes [offset, offset+size) of `src` as a source of their own. */
+export function sliceSource(src: ByteSource, offset: number, size: number): ByteSource {
+  const slice: ByteSource = {
+    size,
+    read(at, length) {
+      checkRange(size, at, length, 'layer');
+      return src.read(offset + at, length);
+    },
+    readInto: src.readInto && ((at, target) => {
+      checkRange(size, at, target.length, 'layer');
+      return src.readInto!(offset + at, target);
+    }),
+    stream(at = 0, length, chunkSize) {
+      return streamByReads(slice, at, length, chunkSize);
+    },
+  };
+  return slice;
+}
+
+/** Layer `i` of `archive`, uncompressed, as a ByteSource. */
+export async function layerSource(src: ByteSource, archive: ImageArchive, i: number, hasher: HasherFactory): Promise<ByteSource> {
+  const layer = archive.layers[i];
+  if (layer.compression === 'none') return sliceSource(src, layer.entry.dataOffset, layer.storedSize);
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of openLayer(src, archive, i, { hasher })) chunks.push(chunk.slice());
+  return memorySource(concatBytes(chunks));
+}
+
+type Range = { source: ByteSource; offset: number; length: number };
+
+/** Read `ranges` of sources one after another into one new buffer. */
+export async function gather(ranges: Range[]): Promise<Uint8Array> {
+  const out = new Uint8Array(ranges.reduce((n, r) => n + r.length, 0));
+  await gatherInto(ranges, out);
+  return out;
+}
+
+/** Read `ranges` one after another into `out` (exactly their total length). */
+export async function gatherInto(ranges: Range[], out: Uint8Array): Promise<void> {
+  let at = 0;
+  for (const r of ranges) {
+    const target = out.subarray(at, at + r.length);
+    if (r.source.readInto) await r.source.readInto(r.offset, target);
+    else target.set(await r.source.read(r.offset, r.length));
+    at += r.length;
+  }
+}
+
+/**
+ * Stream [offset, offset+length) of `src` through one reused `buffer` (the
+ * caller may pass its own, shared by every copy loop of a run): each
+ * yielded chunk is valid only until the next step.
+ * For copy and hash loops, where a fresh buffer per chunk would only feed
+ * the garbage collector.
+ */
+export async function* streamReused(src: ByteSource, offset: number, length: number, buffer: Uint8Array = new Uint8Array(256 * 1024)): AsyncGenerator<Uint8Array> {
+  if (!src.readInto) {
+    yield* src.stream(offset, length, buffer.length);
+    return;
+  }
+  for (let at = 0; at < length; at += buffer.length) {
+    const view = buffer.subarray(0, Math.min(buffer.length, length - at));
+    await src.readInto(offset + at, view);
+    yield view;
+  }
+}
