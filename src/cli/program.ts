@@ -13,6 +13,7 @@ import * as serveCommand from './commands/serve.js';
 import * as createCommand from './commands/create.js';
 import * as applyCommand from './commands/apply.js';
 import * as inspectCommand from './commands/inspect.js';
+import * as verifyCommand from './commands/verify.js';
 import * as demoCommand from './commands/demo.js';
 
 export interface CommandModule {
@@ -20,7 +21,7 @@ export interface CommandModule {
 }
 
 /** Subcommands, in the order `--help` lists them. */
-export const COMMANDS: CommandModule[] = [createCommand, applyCommand, inspectCommand, demoCommand, diffCommand, patchCommand, serveCommand];
+export const COMMANDS: CommandModule[] = [createCommand, applyCommand, verifyCommand, inspectCommand, demoCommand, diffCommand, patchCommand, serveCommand];
 
 export interface CliContext {
   quiet: boolean;
