@@ -171,11 +171,11 @@ export async function openOutput(path: string, options: OutputOptions): Promise<
     planned = await plan(path, options);
   } catch (err) {
     if (err instanceof PatcherError) throw err;
-    throw ioError('write', options.label, path, err);
+    throw ioError('create', options.label, path, err);
   }
   if (planned.kind === 'direct') return new DirectOutput(path, planned.target, options.label);
   sweepStaleTemps(dirname(planned.target));
-  return FileOutput.create(path, planned.target, options.label);
+  return FileOutput.create(path, planned.target, options.label, true);
 }
 
 function stdoutOutput(options: OutputOptions): Output {
@@ -193,7 +193,9 @@ function stdoutOutput(options: OutputOptions): Output {
       await new Promise<void>((resolveWrite, reject) => process.stdout.write(data, (err) => (err ? reject(err) : resolveWrite())));
       output.bytesWritten += data.length;
     },
-    async commit() {},
+    async commit() {
+      markComplete();
+    },
     async abort() {},
   };
   return output;
@@ -225,6 +227,7 @@ class DirectOutput implements Output {
       this.#handle ??= await open(this.target, 'w');
       await this.#handle.close();
       this.#handle = undefined;
+      markComplete();
     } catch (err) {
       throw ioError('write', this.label, this.shown, err);
     }
@@ -251,12 +254,14 @@ export class FileOutput implements Output {
     readonly shown: string,
     readonly target: string,
     readonly label: string,
+    /** The run's result (not a spool): once renamed, the run is complete. */
+    readonly final: boolean,
   ) {
     this.tempPath = tempNameFor(target);
   }
 
-  static async create(shown: string, target: string, label: string): Promise<FileOutput> {
-    const out = new FileOutput(shown, target, label);
+  static async create(shown: string, target: string, label: string, final: boolean): Promise<FileOutput> {
+    const out = new FileOutput(shown, target, label, final);
     try {
       out.#handle = await open(out.tempPath, 'wx', 0o644);
     } catch (err) {
@@ -282,6 +287,7 @@ export class FileOutput implements Output {
       this.#handle = undefined;
       await rename(this.tempPath, this.target);
       pending.delete(this.tempPath);
+      if (this.final) markComplete();
     } catch (err) {
       await this.abort();
       throw ioError('write', this.label, this.shown, err);
@@ -310,5 +316,5 @@ export async function writeOutput<T>(output: Output, work: (output: Output) => P
 
 /** A file in the run's temp dir (a spool, an archive for the daemon): no checks, same commit/abort. */
 export function scratchOutput(path: string, label: string): Promise<Output> {
-  return FileOutput.create(path, path, label);
+  return FileOutput.create(path, path, label, false);
 }

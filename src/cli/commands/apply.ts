@@ -5,14 +5,13 @@
  * before anything is renamed into place or loaded; on any failure nothing
  * is loaded and nothing tagged, and temporary files are removed.
  */
-import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
 import { applyPatch } from '../../delta/apply.js';
 import type { ApplyResult } from '../../delta/types.js';
 import { nodeHasher } from '../../image/source.node.js';
 import { usageError } from '../io.js';
-import { openOutput, writeOutput } from '../output.js';
+import { markComplete, openOutput, writeOutput } from '../output.js';
 import { contextOf, type CliContext } from '../program.js';
 import { formatBytes } from '../progress.js';
 import { daemonOptions, dockerClient, withTempDir, type DaemonOptions } from '../inputs.js';
@@ -86,7 +85,10 @@ async function runApply(ctx: CliContext, oldArg: string, newArg: string, patchPa
   // The output is checked before any work (a directory, a missing parent, an input).
   const output =
     options.output === undefined ? undefined : await openOutput(options.output, { label: 'output', binary: true, inputs: { OLD: oldArg, PATCH: patchPath } });
-  const inputs = await openApplyInputs(oldArg, newArg, patchPath, options, dir);
+  const inputs = await openApplyInputs(oldArg, newArg, patchPath, options, dir).catch(async (err: unknown) => {
+    await output?.abort();
+    throw err;
+  });
   const applyOptions = { hasher: nodeHasher, expectNewId: newArg, onProgress: progressTo(ctx.progress) };
   try {
     if (output) {
@@ -107,10 +109,11 @@ async function intoDaemon(ctx: CliContext, inputs: ApplyInputs, options: ApplyCl
     ...applyOptions,
     expectedId: inputs.header.new.imageId,
     tags: options.tag,
-    tempDir: join(dir),
+    tempDir: dir,
     info: (message) => ctx.info(message),
     onLoad: () => ctx.progress.phase('loading into the daemon'),
   });
+  markComplete();
   report(ctx, options, { ...result, loadedInto: client.host, tags: options.tag.length ? options.tag : inputs.header.new.tags });
 }
 

@@ -97,21 +97,24 @@ async function openImage(ctx: CliContext, arg: string, label: string, options: C
 async function runCreate(ctx: CliContext, oldArg: string, newArg: string, patchPath: string, options: CreateCliOptions, dir: string): Promise<void> {
   // Checked before the long work: a directory, a missing parent, OLD or NEW itself.
   const target = await openOutput(patchPath, { label: 'PATCH', binary: true, inputs: { OLD: oldArg, NEW: newArg } });
-  const old = await openImage(ctx, oldArg, 'OLD', options, dir);
-  const neu = await openImage(ctx, newArg, 'NEW', options, dir);
-  // The patch goes to a file first (the target's temp name, or a spool in
-  // the temp dir for stdout and devices) so it is verified before anyone sees it.
-  const file = target instanceof FileOutput ? target : await scratchOutput(join(dir, 'patch'), 'PATCH');
+  let old: ByteSource | undefined;
+  let neu: ByteSource | undefined;
   try {
+    old = await openImage(ctx, oldArg, 'OLD', options, dir);
+    neu = await openImage(ctx, newArg, 'NEW', options, dir);
+    const [o, n] = [old, neu];
+    // The patch goes to a file first (the target's temp name, or a spool in
+    // the temp dir for stdout and devices) so it is verified before anyone sees it.
+    const file = target instanceof FileOutput ? target : await scratchOutput(join(dir, 'patch'), 'PATCH');
     const summary = await writeOutput(file, async () => {
       const { createPatch } = await import('../../delta/create.js');
-      const result = await createPatch(old, neu, (chunk) => file.write(chunk), {
+      const result = await createPatch(o, n, (chunk) => file.write(chunk), {
         hasher: nodeHasher,
         windowSize: options.window,
         workers: options.workers,
         onProgress: progressTo(ctx.progress),
       });
-      if (options.verify) await verify(ctx, old, (file as FileOutput).tempPath, patchPath);
+      if (options.verify) await verify(ctx, o, (file as FileOutput).tempPath, patchPath);
       return result;
     });
     if (file !== target) await copyOut(join(dir, 'patch'), target);
@@ -122,8 +125,8 @@ async function runCreate(ctx: CliContext, oldArg: string, newArg: string, patchP
     await target.abort();
     throw err;
   } finally {
-    await old.close?.();
-    await neu.close?.();
+    await old?.close?.();
+    await neu?.close?.();
   }
 }
 
