@@ -9,5 +9,6 @@ export { fileSink } from './api/file-sink.js';
 export { fileSource, nodeHasher } from './image/source.node.js';
 export { DockerClient } from './docker/client.js';
 export { daemonOldImage } from './docker/old-image.js';
-export { loadArchive, loadWithFallback } from './docker/load.js';
+export { loadArchive } from './docker/load.js';
+export { loadWithFallback, applyIntoDaemon } from './device/load.js';
 export { saveImageToFile } from './docker/save.js';

@@ -1,12 +1,9 @@
 /**
- * File I/O for the CLI: whole-file reads (bsdiff needs both inputs in
- * memory), `-` for stdin/stdout, and outputs written to a temporary name in
- * the target's directory and renamed into place only once verified.
+ * Input side of the CLI's file I/O: whole-file reads (bsdiff needs both
+ * inputs in memory), `-` for stdin, and the one translation of Node fs
+ * errors into one-line messages. Outputs are in output.ts.
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { unlinkSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { ErrorCode, PatcherError } from '../errors.js';
 
 const REASONS: Record<string, string> = {
@@ -17,6 +14,9 @@ const REASONS: Record<string, string> = {
   ENOSPC: 'no space left on device',
   EROFS: 'read-only file system',
   EEXIST: 'already exists',
+  ELOOP: 'too many levels of symbolic links',
+  EINVAL: 'not a regular file, device or FIFO',
+  EPIPE: 'broken pipe',
 };
 
 /** Turn a Node fs error into a one-line IO PatcherError. */
@@ -75,88 +75,5 @@ export async function readInto(path: string, label: string, target: Uint8Array):
     throw ioError('read', label, path, err);
   } finally {
     await handle?.close();
-  }
-}
-
-/** Write all of `data` to stdout, resolving once it is handed to the OS. */
-export function writeStdout(data: Uint8Array): Promise<void> {
-  return new Promise((resolve, reject) => process.stdout.write(data, (err) => (err ? reject(err) : resolve())));
-}
-
-/** Temp files not yet committed, removed on Ctrl-C (see main.ts). */
-const pending = new Set<string>();
-
-export function removePendingOutputs(): void {
-  for (const path of pending) {
-    try {
-      unlinkSync(path);
-    } catch {
-      // Already gone: nothing to clean.
-    }
-  }
-  pending.clear();
-}
-
-/**
- * An output file that appears at `target` only on commit(): bytes go to a
- * hidden temp file next to it (same file system, so rename is atomic).
- */
-export class AtomicOutput {
-  readonly tempPath: string;
-  #handle: FileHandle | undefined;
-  bytesWritten = 0;
-
-  private constructor(
-    readonly target: string,
-    readonly label: string,
-  ) {
-    this.tempPath = join(dirname(target), `.${basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  }
-
-  static async create(target: string, label: string): Promise<AtomicOutput> {
-    const out = new AtomicOutput(target, label);
-    try {
-      out.#handle = await open(out.tempPath, 'wx', 0o644);
-    } catch (err) {
-      throw ioError('create', label, target, err);
-    }
-    pending.add(out.tempPath);
-    return out;
-  }
-
-  /** Append `data`; awaiting each write is the backpressure. */
-  async write(data: Uint8Array): Promise<void> {
-    try {
-      let offset = 0;
-      while (offset < data.length) {
-        const { bytesWritten } = await this.#handle!.write(data, offset, data.length - offset);
-        offset += bytesWritten;
-      }
-      this.bytesWritten += data.length;
-    } catch (err) {
-      throw ioError('write', this.label, this.target, err);
-    }
-  }
-
-  /** Flush, close and rename into place. */
-  async commit(): Promise<void> {
-    try {
-      await this.#handle!.sync();
-      await this.#handle!.close();
-      this.#handle = undefined;
-      await rename(this.tempPath, this.target);
-      pending.delete(this.tempPath);
-    } catch (err) {
-      await this.abort();
-      throw ioError('write', this.label, this.target, err);
-    }
-  }
-
-  /** Close and remove the temp file; nothing appears at the target. Never throws. */
-  async abort(): Promise<void> {
-    await this.#handle?.close().catch(() => undefined);
-    this.#handle = undefined;
-    await unlink(this.tempPath).catch(() => undefined);
-    pending.delete(this.tempPath);
   }
 }

@@ -2,17 +2,18 @@
  * Builds the `docker-patcher` (alias `didiff`) commander program. Each
  * subcommand lives in commands/<name>.ts and exports `register(program)`;
  * add new ones to COMMANDS. Global options (--quiet, --debug) reach a
- * command's action through `contextOf(command)`.
+ * command's action through `contextOf(command)` (context.ts: commands
+ * import it from there, so they need not import this file back).
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { createProgress, type Progress } from './progress.js';
 import * as diffCommand from './commands/diff.js';
 import * as patchCommand from './commands/patch.js';
 import * as serveCommand from './commands/serve.js';
 import * as createCommand from './commands/create.js';
 import * as applyCommand from './commands/apply.js';
 import * as inspectCommand from './commands/inspect.js';
+import * as verifyCommand from './commands/verify.js';
 import * as demoCommand from './commands/demo.js';
 
 export interface CommandModule {
@@ -20,30 +21,7 @@ export interface CommandModule {
 }
 
 /** Subcommands, in the order `--help` lists them. */
-export const COMMANDS: CommandModule[] = [createCommand, applyCommand, inspectCommand, demoCommand, diffCommand, patchCommand, serveCommand];
-
-export interface CliContext {
-  quiet: boolean;
-  debug: boolean;
-  progress: Progress;
-  /** An informational line on stderr (suppressed by --quiet). */
-  info(message: string): void;
-}
-
-export function contextOf(command: Command): CliContext {
-  const { quiet = false, debug = false } = command.optsWithGlobals<{ quiet?: boolean; debug?: boolean }>();
-  const progress = createProgress({ quiet });
-  return {
-    quiet,
-    debug,
-    progress,
-    info(message) {
-      if (quiet) return;
-      progress.clear();
-      process.stderr.write(`${message}\n`);
-    },
-  };
-}
+export const COMMANDS: CommandModule[] = [createCommand, applyCommand, verifyCommand, inspectCommand, demoCommand, diffCommand, patchCommand, serveCommand];
 
 function packageVersion(): string {
   try {

@@ -19,7 +19,7 @@
  * their own. (A little over 400 lines: every export of the core is wrapped
  * here, the one boundary, by design.)
  */
-import type { Delta } from './index.js';
+import type { Delta } from './delta.js';
 import { compileCoreModule } from './load.node.js';
 import { ErrorCode, PatcherError, badImage, badPatch } from '../errors.js';
 

@@ -22,10 +22,10 @@ import type { Hasher } from '../image/hash.js';
 import { paddingSize } from '../image/tar-header.js';
 import type { ByteSource } from '../image/source.js';
 import { FrameReader, FrameType, frameName, type Frame } from '../format/frames.js';
-import { EntryCodec, LayoutDigest, LiteralCodec, decodeEnd, fromHex, readHeader as readPatchHeader, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
+import { EntryCodec, LayoutDigest, LiteralCodec, decodeEnd, fromHex, readHeader, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
 import { decodeWindow } from '../format/window.js';
 import { gatherInto, streamReused } from '../image/layer-source.js';
-import { MAX_WINDOW_SIZE } from './limits.js';
+import { MAX_WINDOW_SIZE } from '../format/limits.js';
 import { NewImageCheck } from './new-image.js';
 import { openOldImage, type OldImage, type OldImageInput } from './old-image.js';
 import { progressReporter, type Report } from './progress.js';
@@ -59,10 +59,6 @@ function checkExpectedId(expected: string): void {
   }
 }
 
-/** The magic and header of a patch, every field checked; windows at most MAX_WINDOW_SIZE. */
-export function readHeader(frames: FrameReader): Promise<PatchHeader> {
-  return readPatchHeader(frames, MAX_WINDOW_SIZE);
-}
 
 /** The sink, with each rebuilt entry's data hashed on the way, never past the promised archive size. */
 class Output {

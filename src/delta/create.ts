@@ -27,14 +27,14 @@ import { EntryCodec, LayoutDigest, LiteralCodec, encodeHeader, encodeJson, pack,
 import type { Piece } from '../format/window.js';
 import { createRunner } from './runner.node.js';
 import type { DiffRunner } from './diff-job.js';
-import { gather, layerSource } from './layers.js';
+import { gather, layerSource } from '../image/layer-source.js';
 import { indexChecked, mergeRanges, readOldImage, storedTwin, type IndexedOldImage } from './old-index.js';
 import { paddingSize } from '../image/tar-header.js';
 import { planLayer, type PlannedWindow } from './plan.js';
 import { progressReporter, type Report } from './progress.js';
 import type { ByteSink, CreateOptions, EntrySummary, PatchSummary } from './types.js';
 
-import { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE } from './limits.js';
+import { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE } from '../format/limits.js';
 export { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE };
 /** Literal data goes in frames of at most this many bytes (before deflate). */
 const LITERAL_CHUNK = 4 * 1024 * 1024;

@@ -7,13 +7,13 @@ import { FrameReader, FrameType } from '../format/frames.js';
 import { EntryCodec } from '../format/container.js';
 import { badPatch } from '../errors.js';
 import { readHeader } from '../format/container.js';
-import { MAX_WINDOW_SIZE } from './limits.js';
+import { MAX_WINDOW_SIZE } from '../format/limits.js';
 import type { EntrySummary, PatchSummary } from './types.js';
 
 export async function inspectPatch(patch: AsyncIterable<Uint8Array>): Promise<PatchSummary> {
   const frames = new FrameReader(patch);
   try {
-    const header = await readHeader(frames, MAX_WINDOW_SIZE);
+    const header = await readHeader(frames);
     const entries: EntrySummary[] = [];
     let ended = false;
     const codec = new EntryCodec();

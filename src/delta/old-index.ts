@@ -12,7 +12,7 @@ import type { HasherFactory } from '../image/hash.js';
 import { ImageFileMap, indexLayer, indexLayerSource, type LayerIndex } from '../image/layer-index.js';
 import type { ByteSource } from '../image/source.js';
 import type { OldBlob } from '../format/container.js';
-import { layerSource, sliceSource } from './layers.js';
+import { layerSource, sliceSource } from '../image/layer-source.js';
 import type { Report } from './progress.js';
 
 export interface IndexedOldImage {

@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { loadCore } from '../core/index.js';
 import { ErrorCode, PatcherError } from '../errors.js';
@@ -32,6 +33,11 @@ class WorkerPool implements DiffRunner {
   #peak = 0;
 
   constructor(script: URL, size: number) {
+    // Node 20 can deadlock at exit in a concurrent optimizing compile
+    // (nodejs/node#54918). V8 reads this flag when an isolate starts, so
+    // set here it holds for the workers created below (Worker execArgv
+    // takes no V8 flags). It is process-wide: later isolates get it too.
+    setFlagsFromString('--no-concurrent-recompilation');
     for (let i = 0; i < size; i++) {
       const worker = new Worker(script);
       worker.on('message', (msg) => this.#settle(worker, msg));

@@ -1,12 +1,8 @@
 /**
- * Loading a rebuilt image into the daemon: POST /images/load with the
+ * Loading an image archive into the daemon: POST /images/load with the
  * archive file streamed, a check that the daemon now holds exactly the
- * expected image ID, and only then the tags.
- *
- * loadWithFallback first sends a partial archive (the new image without the
- * layers the daemon already holds; the classic store accepts it, see
- * test/docker/partial-load.test.ts) and, when the daemon refuses it
- * (containerd store, podman), the full one.
+ * expected image ID, and only then the tags. (Which archive to send, and
+ * the fallback from a partial to a full one, is src/device/load.ts.)
  *
  * Memory: one chunk of the archive in flight.
  * Errors: DOCKER (daemon, or a failure inside the load stream), IO (the
@@ -24,15 +20,6 @@ export interface LoadArchiveOptions {
   tags: string[];
   /** Each progress line the daemon sends (e.g. "Loaded image ID: sha256:..."). */
   onMessage?: (line: string) => void;
-}
-
-export interface LoadWithFallbackOptions {
-  expectedId: string;
-  tags: string[];
-  /** Write the new image as a `docker save` archive (partial: without the layers reused from the old image); returns its path. */
-  makeArchive: (partial: boolean) => Promise<string>;
-  /** One-line notes for the user (the fallback). */
-  info?: (message: string) => void;
 }
 
 function messageLine(message: JsonMessage): string {
@@ -84,29 +71,4 @@ export async function loadArchive(client: DockerClient, archivePath: string, opt
     throw new PatcherError(ErrorCode.DigestMismatch, `the daemon holds ${info.Id}, expected ${opts.expectedId}`);
   }
   for (const tag of opts.tags) await client.tagImage(opts.expectedId, tag);
-}
-
-/**
- * Load the partial archive, or the full one if the daemon refuses the
- * partial one. A refusal is a DOCKER error while the daemon still answers
- * (an unreachable daemon is not retried). The caller owns the archive files.
- */
-export async function loadWithFallback(client: DockerClient, opts: LoadWithFallbackOptions): Promise<{ partial: boolean }> {
-  const { expectedId, tags } = opts;
-  const partialPath = await opts.makeArchive(true);
-  try {
-    await loadArchive(client, partialPath, { expectedId, tags });
-    return { partial: true };
-  } catch (err) {
-    if (!(err instanceof PatcherError) || err.code !== ErrorCode.Docker) throw err;
-    const alive = await client.ping().then(
-      () => true,
-      () => false,
-    );
-    if (!alive) throw err;
-    opts.info?.(`daemon refused the partial archive (${err.message.replace(/^docker: /, '')}); sending the full image`);
-  }
-  const fullPath = await opts.makeArchive(false);
-  await loadArchive(client, fullPath, { expectedId, tags });
-  return { partial: false };
 }

@@ -14,6 +14,7 @@ import { deflateSync } from 'fflate';
 import { badPatch } from '../errors.js';
 import type { Hasher, HasherFactory } from '../image/hash.js';
 import { inflateExact } from './bytes.js';
+import { MAX_WINDOW_SIZE } from './limits.js';
 import { FrameType, type FrameReader } from './frames.js';
 import { checkEndRecord, checkEntryRecord, checkHeader, type EndRecord, type EntryRecord, type PatchHeader } from './records.js';
 
@@ -152,7 +153,7 @@ export function decodeHeader(payload: Uint8Array, maxWindowSize: number): PatchH
 const MAX_HEADER = 64 * 1024 * 1024;
 
 /** Read the magic and the header frame: what every patch reader does first. */
-export async function readHeader(frames: FrameReader, maxWindowSize: number): Promise<PatchHeader> {
+export async function readHeader(frames: FrameReader, maxWindowSize = MAX_WINDOW_SIZE): Promise<PatchHeader> {
   await frames.readMagic();
   const first = await frames.next();
   if (!first || first.type !== FrameType.Header) throw badPatch('the first frame is not the header');

@@ -5,19 +5,17 @@
  * before anything is renamed into place or loaded; on any failure nothing
  * is loaded and nothing tagged, and temporary files are removed.
  */
-import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
 import { applyPatch } from '../../delta/apply.js';
-import type { OldImageInput } from '../../delta/old-image.js';
-import { FrameReader } from '../../format/frames.js';
-import { readHeader } from '../../delta/apply.js';
-import { fileSource, nodeHasher } from '../../image/source.node.js';
-import type { ByteSource } from '../../image/source.js';
-import { AtomicOutput, writeStdout } from '../io.js';
-import { contextOf, type CliContext } from '../program.js';
+import type { ApplyResult } from '../../delta/types.js';
+import { nodeHasher } from '../../image/source.node.js';
+import { usageError } from '../io.js';
+import { markComplete, openOutput, writeOutput } from '../output.js';
+import { contextOf, type CliContext } from '../context.js';
 import { formatBytes } from '../progress.js';
-import { classifyImageArg, daemonOptions, dockerClient, withTempDir, type DaemonOptions } from '../inputs.js';
+import { daemonOptions, dockerClient, withTempDir, type DaemonOptions } from '../inputs.js';
+import { openApplyInputs, type ApplyInputs } from '../apply-inputs.js';
 import { progressTo, shortId } from '../report.js';
 
 interface ApplyCliOptions extends DaemonOptions {
@@ -36,8 +34,8 @@ export function register(program: Command): void {
     .argument('<NEW>', 'the image ID the patch must produce (full or short); checked before any work')
     .argument('<PATCH>', "the patch ('-' = stdin)")
     .option('-o, --output <file>', "write the new image as a docker save archive instead of loading it ('-' = stdout)")
-    .option('-t, --tag <repo:tag>', 'tag the loaded image (repeatable)', collect, [])
-    .option('--json', 'print the result as JSON on stdout');
+    .option('-t, --tag <repo:tag>', 'tag the loaded image (repeatable; not with -o)', collect, [])
+    .option('--json', 'print the result as JSON on stdout (not with -o -)');
   for (const option of daemonOptions()) command.addOption(option);
   command
     .addHelpText(
@@ -47,6 +45,12 @@ With no -o the image goes into the daemon: when it already holds OLD, only
 the new config and changed layers are sent; a daemon that refuses that
 (podman) gets the full image. The run ends by checking that the daemon
 reports the expected image ID.
+
+-o FILE writes to a temporary file next to FILE and renames it into place
+once every digest checked (a symlink's target is replaced, the link stays);
+a device or FIFO (-o /dev/null) is written directly, as the bytes come.
+An output that is one of the inputs is refused. To check a patch without
+writing anything, use \`verify\`.
 
 Examples:
   $ docker-patcher apply bb776ce48575 27a188018e18 nginx.patch -t nginx:1.15.12
@@ -58,6 +62,7 @@ Examples:
       // the short-lived chunk buffers of the copy loops sooner (about -4 MB
       // peak RSS on the nginx pair, no measurable time).
       setFlagsFromString('--max-semi-space-size=1');
+      checkUsage(options);
       const ctx = contextOf(cmd);
       try {
         await withTempDir(options.tempDir, (dir) => runApply(ctx, oldArg, newArg, patchPath, options, dir));
@@ -67,72 +72,52 @@ Examples:
     });
 }
 
-// The daemon modules are imported only when used: a device applying from
-// an archive to a file loads less (apply's memory budget is tight).
-async function oldImageInput(oldArg: string, options: ApplyCliOptions, dir: string): Promise<OldImageInput> {
-  const input = classifyImageArg(oldArg, 'OLD');
-  if (input.kind === 'archive') return fileSource(input.path);
-  const { daemonOldImage } = await import('../../docker/old-image.js');
-  return daemonOldImage(await dockerClient(options), input.ref, { tempDir: dir, hasher: nodeHasher });
-}
-
-/** The patch as a re-readable file: stdin is spooled into the temp dir (patches are small). */
-async function patchFile(patchPath: string, dir: string): Promise<ByteSource> {
-  if (patchPath !== '-') return fileSource(patchPath);
-  const spool = await AtomicOutput.create(join(dir, 'patch'), 'PATCH');
-  for await (const chunk of process.stdin) await spool.write(chunk as Uint8Array);
-  await spool.commit();
-  return fileSource(join(dir, 'patch'));
-}
-
-async function runApply(ctx: CliContext, oldArg: string, newArg: string, patchPath: string, options: ApplyCliOptions, dir: string): Promise<void> {
-  const patch = await patchFile(patchPath, dir);
-  const old = await oldImageInput(oldArg, options, dir);
-  const applyOptions = { hasher: nodeHasher, expectNewId: newArg, onProgress: progressTo(ctx.progress) };
-  try {
-    if (options.output !== undefined) {
-      const toStdout = options.output === '-';
-      const output = toStdout ? undefined : await AtomicOutput.create(options.output, 'output');
-      try {
-        const result = await applyPatch(old, patch.stream(), (chunk) => (output ? output.write(chunk) : writeStdout(chunk)), applyOptions);
-        await output?.commit();
-        report(ctx, options, { ...result, output: options.output });
-      } catch (err) {
-        await output?.abort();
-        throw err;
-      }
-      return;
-    }
-    const header = await readHeader(new FrameReader(patch.stream()));
-    const { loadWithFallback } = await import('../../docker/load.js');
-    const client = await dockerClient(options);
-    let result: Awaited<ReturnType<typeof applyPatch>> | undefined;
-    const loaded = await loadWithFallback(client, {
-      expectedId: header.new.imageId,
-      tags: options.tag,
-      info: (message) => ctx.info(message),
-      makeArchive: async (partial: boolean) => {
-        const path = join(dir, partial ? 'new-partial.tar' : 'new.tar');
-        const output = await AtomicOutput.create(path, 'temporary archive');
-        try {
-          result = await applyPatch(old, patch.stream(), (chunk) => output.write(chunk), { ...applyOptions, omitReused: partial });
-          await output.commit();
-        } catch (err) {
-          await output.abort();
-          throw err;
-        }
-        ctx.progress.phase('loading into the daemon');
-        return path;
-      },
-    });
-    report(ctx, options, { ...result!, partial: loaded.partial, loadedInto: client.host, tags: options.tag.length ? options.tag : header.new.tags });
-  } finally {
-    await patch.close?.();
-    if ('close' in old && typeof old.close === 'function') await old.close();
+function checkUsage(options: ApplyCliOptions): void {
+  if (options.output !== undefined && options.tag.length) {
+    throw usageError('-t tags an image loaded into the daemon; with -o the archive carries the tags the patch names (drop -t or -o)');
+  }
+  if (options.output === '-' && options.json) {
+    throw usageError("--json prints on stdout, which -o - already uses for the archive; write the archive to a file or drop --json");
   }
 }
 
-function report(ctx: CliContext, options: ApplyCliOptions, result: Record<string, unknown> & { newImageId: string; bytesWritten: number; partial: boolean }): void {
+async function runApply(ctx: CliContext, oldArg: string, newArg: string, patchPath: string, options: ApplyCliOptions, dir: string): Promise<void> {
+  // The output is checked before any work (a directory, a missing parent, an input).
+  const output =
+    options.output === undefined ? undefined : await openOutput(options.output, { label: 'output', binary: true, inputs: { OLD: oldArg, PATCH: patchPath } });
+  const inputs = await openApplyInputs(oldArg, newArg, patchPath, options, dir).catch(async (err: unknown) => {
+    await output?.abort();
+    throw err;
+  });
+  const applyOptions = { hasher: nodeHasher, expectNewId: newArg, onProgress: progressTo(ctx.progress) };
+  try {
+    if (output) {
+      const result = await writeOutput(output, () => applyPatch(inputs.old, inputs.patch.stream(), (chunk) => output.write(chunk), applyOptions));
+      report(ctx, options, { ...result, output: options.output });
+      return;
+    }
+    await intoDaemon(ctx, inputs, options, applyOptions, dir);
+  } finally {
+    await inputs.close();
+  }
+}
+
+async function intoDaemon(ctx: CliContext, inputs: ApplyInputs, options: ApplyCliOptions, applyOptions: Parameters<typeof applyPatch>[3], dir: string): Promise<void> {
+  const { applyIntoDaemon } = await import('../../device/load.js');
+  const client = await dockerClient(options);
+  const result = await applyIntoDaemon(client, inputs.old, () => inputs.patch.stream(), {
+    ...applyOptions,
+    expectedId: inputs.header.new.imageId,
+    tags: options.tag,
+    tempDir: dir,
+    info: (message) => ctx.info(message),
+    onLoad: () => ctx.progress.phase('loading into the daemon'),
+  });
+  markComplete();
+  report(ctx, options, { ...result, loadedInto: client.host, tags: options.tag.length ? options.tag : inputs.header.new.tags });
+}
+
+function report(ctx: CliContext, options: ApplyCliOptions, result: ApplyResult & Record<string, unknown>): void {
   ctx.progress.clear();
   if (options.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

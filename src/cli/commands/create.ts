@@ -6,11 +6,12 @@
  * (unless --no-verify) before it is renamed into place.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_WINDOW_SIZE } from '../../delta/limits.js';
+import { DEFAULT_WINDOW_SIZE } from '../../format/limits.js';
 import { fileSource, nodeHasher } from '../../image/source.node.js';
 import type { ByteSource } from '../../image/source.js';
-import { AtomicOutput, writeStdout } from '../io.js';
-import { contextOf, type CliContext } from '../program.js';
+import { usageError } from '../io.js';
+import { FileOutput, openOutput, scratchOutput, writeOutput, type Output } from '../output.js';
+import { contextOf, type CliContext } from '../context.js';
 import { formatBytes } from '../progress.js';
 import { classifyImageArg, daemonOptions, dockerClient, withTempDir, type DaemonOptions } from '../inputs.js';
 import { formatSummary, progressTo } from '../report.js';
@@ -48,7 +49,7 @@ export function register(program: Command): void {
     .option('-w, --window <size>', `changed bytes diffed at a time; create needs about 10x this per worker, apply about 3x (default ${DEFAULT_WINDOW_SIZE >> 20}M)`, parseSize, DEFAULT_WINDOW_SIZE)
     .option('-j, --workers <n>', 'windows diffed in parallel (worker threads)', parseWorkers, 2)
     .option('--no-verify', 'skip applying the new patch to OLD to check it before writing it')
-    .option('--json', 'print the summary as JSON on stdout');
+    .option('--json', 'print the summary as JSON on stdout (not with PATCH -)');
   for (const option of daemonOptions()) command.addOption(option);
   command
     .addHelpText(
@@ -58,12 +59,19 @@ Unchanged layers are reused from OLD; changed layers are diffed file by file
 against their old versions, in windows. The patch names both image IDs:
 apply refuses any other OLD, and checks every rebuilt layer's sha256.
 
+PATCH is written to a temporary file next to it and renamed into place once
+verified (a symlink's target is replaced, the link stays); a device or FIFO
+gets the verified patch written directly. PATCH may not be OLD or NEW.
+
 Examples:
   $ docker-patcher create app-v1.tar app-v2.tar app.patch
   $ docker-patcher create bb776ce48575 27a188018e18 nginx.patch      # images in the daemon
   $ docker-patcher create -w 16M old.tar new.tar - | ssh device 'docker-patcher apply ...'`,
     )
     .action(async (oldArg: string, newArg: string, patchPath: string, options: CreateCliOptions, cmd: Command) => {
+      if (patchPath === '-' && options.json) {
+        throw usageError('--json prints on stdout, which PATCH - already uses; write the patch to a file or drop --json');
+      }
       const ctx = contextOf(cmd);
       try {
         await withTempDir(options.tempDir, (dir) => runCreate(ctx, oldArg, newArg, patchPath, options, dir));
@@ -87,33 +95,50 @@ async function openImage(ctx: CliContext, arg: string, label: string, options: C
 }
 
 async function runCreate(ctx: CliContext, oldArg: string, newArg: string, patchPath: string, options: CreateCliOptions, dir: string): Promise<void> {
-  const old = await openImage(ctx, oldArg, 'OLD', options, dir);
-  const neu = await openImage(ctx, newArg, 'NEW', options, dir);
-  // Write to a file (the target's temp name, or one in the temp dir for
-  // stdout) so the patch can be verified before anyone sees it.
-  const output = await AtomicOutput.create(patchPath === '-' ? join(dir, 'patch') : patchPath, 'PATCH');
+  // Checked before the long work: a directory, a missing parent, OLD or NEW itself.
+  const target = await openOutput(patchPath, { label: 'PATCH', binary: true, inputs: { OLD: oldArg, NEW: newArg } });
+  let old: ByteSource | undefined;
+  let neu: ByteSource | undefined;
   try {
-    const { createPatch } = await import('../../delta/create.js');
-    const summary = await createPatch(old, neu, (chunk) => output.write(chunk), {
-      hasher: nodeHasher,
-      windowSize: options.window,
-      workers: options.workers,
-      onProgress: progressTo(ctx.progress),
+    old = await openImage(ctx, oldArg, 'OLD', options, dir);
+    neu = await openImage(ctx, newArg, 'NEW', options, dir);
+    const [o, n] = [old, neu];
+    // The patch goes to a file first (the target's temp name, or a spool in
+    // the temp dir for stdout and devices) so it is verified before anyone sees it.
+    const file = target instanceof FileOutput ? target : await scratchOutput(join(dir, 'patch'), 'PATCH');
+    const summary = await writeOutput(file, async () => {
+      const { createPatch } = await import('../../delta/create.js');
+      const result = await createPatch(o, n, (chunk) => file.write(chunk), {
+        hasher: nodeHasher,
+        windowSize: options.window,
+        workers: options.workers,
+        onProgress: progressTo(ctx.progress),
+      });
+      if (options.verify) await verify(ctx, o, (file as FileOutput).tempPath, patchPath);
+      return result;
     });
-    if (options.verify) await verify(ctx, old, output.tempPath, patchPath);
-    await output.commit();
-    if (patchPath === '-') {
-      for await (const chunk of (await fileSource(join(dir, 'patch'))).stream()) await writeStdout(chunk);
-    }
+    if (file !== target) await copyOut(join(dir, 'patch'), target);
     ctx.progress.clear();
     if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else if (!ctx.quiet) process.stderr.write(`${formatSummary(summary)}\n`);
   } catch (err) {
-    await output.abort();
+    await target.abort();
     throw err;
   } finally {
-    await old.close?.();
-    await neu.close?.();
+    await old?.close?.();
+    await neu?.close?.();
+  }
+}
+
+/** The verified spool to stdout or a device. */
+async function copyOut(spool: string, target: Output): Promise<void> {
+  const source = await fileSource(spool);
+  try {
+    await writeOutput(target, async () => {
+      for await (const chunk of source.stream()) await target.write(chunk);
+    });
+  } finally {
+    await source.close?.();
   }
 }
 

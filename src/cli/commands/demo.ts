@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import { memorySource, type ByteSource } from '../../image/source.js';
 import { fileSource, nodeHasher } from '../../image/source.node.js';
 import { ErrorCode, PatcherError } from '../../errors.js';
-import { contextOf } from '../program.js';
+import { contextOf } from '../context.js';
 import { formatBytes } from '../progress.js';
 import { formatSummary, progressTo, shortId } from '../report.js';
 

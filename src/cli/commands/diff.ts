@@ -8,8 +8,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadCore } from '../../core/index.js';
 import { encodeRawPatchOf } from '../../format/raw.js';
 import { sha256 } from '../../format/checksum.js';
-import { AtomicOutput, checkOneStdin, fileSize, readInput, readInto, writeStdout } from '../io.js';
-import { contextOf } from '../program.js';
+import { checkOneStdin, fileSize, readInput, readInto } from '../io.js';
+import { openOutput, writeOutput } from '../output.js';
+import { contextOf } from '../context.js';
 import { formatBytes } from '../progress.js';
 
 interface DiffOptions {
@@ -34,7 +35,9 @@ export function register(program: Command): void {
       'after',
       `
 The patch records the sizes and sha256 of OLD and NEW: \`patch\` refuses any
-other OLD and writes NEW only after its sha256 matches.
+other OLD and writes NEW only after its sha256 matches. PATCH is written to
+a temporary file and renamed into place (a symlink's target is replaced);
+a device or FIFO is written directly; PATCH may not be OLD or NEW.
 
 Examples:
   $ docker-patcher diff app-1.0.bin app-1.1.bin app.patch
@@ -74,24 +77,19 @@ async function diffInputs(oldPath: string, newPath: string, ctx: ReturnType<type
 async function runDiff(oldPath: string, newPath: string, patchPath: string, options: DiffOptions, command: Command): Promise<void> {
   const ctx = contextOf(command);
   checkOneStdin({ OLD: oldPath, NEW: newPath });
-  // Create the output before the long diff, so a bad PATCH path fails fast.
-  const output = patchPath === '-' ? undefined : await AtomicOutput.create(patchPath, 'PATCH');
+  // Check the output before the long diff: a bad PATCH path fails fast.
+  const output = await openOutput(patchPath, { label: 'PATCH', binary: true, inputs: { OLD: oldPath, NEW: newPath } });
   try {
-    const { inputs, delta } = await diffInputs(oldPath, newPath, ctx);
-    ctx.progress.phase('compressing');
-    const patch = encodeRawPatchOf(inputs, delta, { level: options.level as 9 });
-    ctx.progress.phase('writing', patch.length);
-    if (output) {
-      await output.write(patch);
-      await output.commit();
-    } else {
-      await writeStdout(patch);
-    }
-    const share = inputs.newSize > 0 ? ` (${((100 * patch.length) / inputs.newSize).toFixed(2)}% of NEW)` : '';
-    ctx.info(`${patchPath === '-' ? 'patch' : patchPath}: ${formatBytes(patch.length)}${share}`);
-  } catch (err) {
-    await output?.abort();
-    throw err;
+    const patch = await writeOutput(output, async () => {
+      const { inputs, delta } = await diffInputs(oldPath, newPath, ctx);
+      ctx.progress.phase('compressing');
+      const bytes = encodeRawPatchOf(inputs, delta, { level: options.level as 9 });
+      ctx.progress.phase('writing', bytes.length);
+      await output.write(bytes);
+      return { size: bytes.length, newSize: inputs.newSize };
+    });
+    const share = patch.newSize > 0 ? ` (${((100 * patch.size) / patch.newSize).toFixed(2)}% of NEW)` : '';
+    ctx.info(`${patchPath === '-' ? 'patch' : patchPath}: ${formatBytes(patch.size)}${share}`);
   } finally {
     ctx.progress.clear();
   }
