@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // One build before every test file (tests themselves never rebuild).
+    globalSetup: ['test/global-setup.ts'],
     // Real images and a real daemon: some tests take tens of seconds.
     testTimeout: 120_000,
     hookTimeout: 300_000,

@@ -1,5 +1,5 @@
 /** Helpers for CLI tests: build once, spawn `node bin/docker-patcher.js`, scratch dirs. */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,10 +7,11 @@ import { join, resolve } from 'node:path';
 export const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/docker-patcher.js');
 
-/** Compile src -> dist (and the WASM core if it is missing): the CLI runs from dist. */
+/** The CLI runs from dist/, built once by test/global-setup.ts: fail loudly if it is not there. */
 export function ensureBuilt(): void {
-  if (!existsSync(join(ROOT, 'build/diffcore.wasm'))) execFileSync('npm', ['run', '--silent', 'build:wasm'], { cwd: ROOT, stdio: 'inherit' });
-  execFileSync('npm', ['run', '--silent', 'build:ts'], { cwd: ROOT, stdio: 'inherit' });
+  for (const file of ['build/diffcore.wasm', 'dist/cli/main.js']) {
+    if (!existsSync(join(ROOT, file))) throw new Error(`${file} is missing: run npm run build (test/global-setup.ts should have)`);
+  }
 }
 
 export interface RunResult {

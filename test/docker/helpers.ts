@@ -4,7 +4,7 @@
  * fails loudly, tiny tar builders, a busybox rootfs and legacy `docker save`
  * archives built by hand (so the tests control every byte and digest).
  */
-import { execFileSync, execSync } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -149,20 +149,9 @@ export async function removeQuietly(client: DockerClient, refs: string[]): Promi
   for (const ref of refs) await client.removeImage(ref, { force: true }).catch(() => {});
 }
 
-/** Newest mtime of the files under `dir` ending in `ext`. */
-function newest(dir: string, ext: string): number {
-  let t = 0;
-  for (const name of fs.readdirSync(dir, { recursive: true }) as string[]) {
-    if (name.endsWith(ext)) t = Math.max(t, fs.statSync(path.join(dir, name)).mtimeMs);
-  }
-  return t;
-}
-
-/** `npm run build` when dist/ (or the WASM core) is missing or older than src/ (for the tests that run the CLI binary). */
+/** The CLI runs from dist/, built once by test/global-setup.ts: fail loudly if it is not there. */
 export function ensureBuilt(): void {
-  if (!fs.existsSync(path.join(ROOT, 'build/diffcore.wasm'))) execFileSync('npm', ['run', '--silent', 'build:wasm'], { cwd: ROOT, stdio: 'inherit' });
-  const main = path.join(ROOT, 'dist/cli/main.js');
-  if (!fs.existsSync(main) || fs.statSync(main).mtimeMs < newest(path.join(ROOT, 'src'), '.ts')) {
-    execFileSync('npm', ['run', '--silent', 'build:ts'], { cwd: ROOT, stdio: 'inherit' });
+  for (const file of ['build/diffcore.wasm', 'dist/cli/main.js']) {
+    if (!fs.existsSync(path.join(ROOT, file))) throw new Error(`${file} is missing: run npm run build (test/global-setup.ts should have)`);
   }
 }

@@ -58,7 +58,6 @@ describe('browser demo (Chromium)', () => {
     if (!existsSync(pair)) throw new Error(`${pair} is missing: the shared image pairs must sit next to the repository`);
     dir = mkdtempSync(join(tmpdir(), 'dp-web-'));
     run('sh', ['-c', 'zstd -q -d --long=28 -c "$0" | tar -xf - -C "$1"', pair, dir], 'unpacking small.tar.zst');
-    run(process.execPath, ['web/build.mjs'], 'npm run build:web');
     server = await startServer({ port: 0 });
     context = await chromium.launchPersistentContext(join(dir, 'profile'), {
       executablePath: CHROMIUM,
@@ -172,10 +171,15 @@ describe('browser demo (Chromium)', () => {
     expect(readFileSync(saved).equals(newBytes)).toBe(true);
 
     // A patch for another image: refused before any work, in one line.
-    await page.fill('#device-expect', '815ca3f24a1c');
+    await page.fill('#device-expect', '0123456789ab');
     await page.click('#apply-files');
     expect(await firstVisible(page, ['#error', '#applied'])).toBe('#error');
-    expect(await page.textContent('#error')).toMatch(/^Could not apply the patch: this patch makes sha256:ef00d944\S+, not 815ca3f24a1c$/);
+    expect(await page.textContent('#error')).toMatch(/^Could not apply the patch: this patch makes sha256:ef00d944\S+, not 0123456789ab$/);
+    // The old image's ID where the new one belongs: said to be swapped.
+    await page.fill('#device-expect', '815ca3f24a1c');
+    await page.click('#apply-files');
+    await page.locator('#error', { hasText: 'swapped' }).waitFor({ timeout: 30_000 });
+    expect(await page.textContent('#error')).toMatch(/^Could not apply the patch: NEW 815ca3f24a1c is the image this patch starts from.*OLD and NEW look swapped$/);
     expect(pageErrors).toEqual([]);
   }, STEP_TIMEOUT + 30_000);
 
