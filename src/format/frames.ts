@@ -53,6 +53,9 @@ export function encodeMagic(): Uint8Array {
   return out;
 }
 
+/** A read's first buffer; it doubles as bytes arrive, up to the count asked for. */
+const FIRST_READ = 1024 * 1024;
+
 /** Pulls exact byte counts out of an async chunk stream. */
 export class ByteReader {
   readonly #it: AsyncIterator<Uint8Array>;
@@ -74,7 +77,9 @@ export class ByteReader {
       this.offset += n;
       return out;
     }
-    const out = new Uint8Array(n);
+    // Sized by what arrives, not by what was asked: a frame that claims
+    // 256 MiB and then ends costs only the bytes actually sent.
+    let out = new Uint8Array(Math.min(n, FIRST_READ));
     let filled = 0;
     while (filled < n) {
       if (this.#at >= this.#chunk.length) {
@@ -85,6 +90,11 @@ export class ByteReader {
         continue;
       }
       const take = Math.min(n - filled, this.#chunk.length - this.#at);
+      if (filled + take > out.length) {
+        const grown = new Uint8Array(Math.min(n, Math.max(filled + take, out.length * 2)));
+        grown.set(out.subarray(0, filled));
+        out = grown;
+      }
       out.set(this.#chunk.subarray(this.#at, this.#at + take), filled);
       this.#at += take;
       filled += take;
