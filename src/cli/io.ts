@@ -1,30 +1,14 @@
 /**
  * Input side of the CLI's file I/O: whole-file reads (bsdiff needs both
  * inputs in memory), `-` for stdin, and the one translation of Node fs
- * errors into one-line messages. Outputs are in output.ts.
+ * errors into one-line messages (io/fs-errors.ts). Outputs are in output.ts
+ * and io/output-file.ts.
  */
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { ErrorCode, PatcherError } from '../errors.js';
+import { ioError } from '../io/fs-errors.js';
 
-const REASONS: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'a path component is not a directory',
-  ENOSPC: 'no space left on device',
-  EROFS: 'read-only file system',
-  EEXIST: 'already exists',
-  ELOOP: 'too many levels of symbolic links',
-  EINVAL: 'not a regular file, device or FIFO',
-  EPIPE: 'broken pipe',
-};
-
-/** Turn a Node fs error into a one-line IO PatcherError. */
-export function ioError(action: string, label: string, path: string, err: unknown): PatcherError {
-  const code = (err as NodeJS.ErrnoException)?.code ?? '';
-  const reason = REASONS[code] ?? (err instanceof Error ? err.message.split('\n')[0] : String(err));
-  return new PatcherError(ErrorCode.Io, `cannot ${action} ${label} '${path}': ${reason}`, { cause: err });
-}
+export { ioError };
 
 export function usageError(message: string): PatcherError {
   return new PatcherError(ErrorCode.Usage, message);

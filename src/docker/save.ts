@@ -7,27 +7,12 @@
  * failure the partial file is removed.
  */
 import { open, rm, type FileHandle } from 'node:fs/promises';
-import { ErrorCode, PatcherError } from '../errors.js';
+import type { PatcherError } from '../errors.js';
+import { fileError } from '../io/fs-errors.js';
 import type { DockerClient } from './client.js';
 
-const REASONS: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'a path component is not a directory',
-  ENOSPC: 'no space left on device',
-  EDQUOT: 'disk quota exceeded',
-  EROFS: 'read-only file system',
-};
-
 /** A Node fs error as a one-line IO PatcherError (PatcherErrors pass through). */
-export function fsError(action: string, path: string, err: unknown): PatcherError {
-  if (err instanceof PatcherError) return err;
-  const code = (err as NodeJS.ErrnoException)?.code ?? '';
-  const reason = REASONS[code] ?? (err instanceof Error ? err.message.split('\n')[0] : String(err));
-  return new PatcherError(ErrorCode.Io, `cannot ${action} ${path}: ${reason}`, { cause: err });
-}
+export const fsError = fileError;
 
 /** Write all of `bytes` at the handle's position (a write may be short); fs errors become IO. */
 export async function writeAll(handle: FileHandle, bytes: Uint8Array, path: string): Promise<void> {

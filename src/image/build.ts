@@ -10,6 +10,7 @@
  * final archive, about 2-3x the image size. Meant for small demo images.
  */
 
+import { concatBytes } from '../format/bytes.js';
 import { gzipSync } from 'fflate';
 import { hashBytes, type HasherFactory } from './hash.js';
 import { encodeEntryHeader, paddingSize } from './tar-header.js';
@@ -61,12 +62,6 @@ export async function buildLayerTar(files: FileSpec[]): Promise<Uint8Array> {
       };
     }),
   );
-}
-
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
-  return out;
 }
 
 /** An entry of a tar written here (outer archives and layers). */

@@ -10,19 +10,12 @@ import { createHash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { ErrorCode, PatcherError } from '../errors.js';
+import { fileError } from '../io/fs-errors.js';
 import type { Hasher } from './hash.js';
 import { checkRange, streamByReads, type ByteSource } from './source.js';
 
-/** A one-line reason for a failed open, from a Node system error. */
-function openFailure(path: string, err: unknown): PatcherError {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  const reason =
-    code === 'ENOENT' ? 'no such file'
-    : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-    : code === 'EISDIR' ? 'is a directory'
-    : code ?? String(err);
-  return new PatcherError(ErrorCode.Io, `cannot read ${path}: ${reason}`, { cause: err });
-}
+/** A one-line reason for a failed open. */
+const openFailure = (path: string, err: unknown): PatcherError => fileError('read', path, err);
 
 /** Reads up to this size are done synchronously (see readInto). */
 const SYNC_READ_MAX = 64 * 1024;

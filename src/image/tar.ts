@@ -15,6 +15,7 @@
  * keeps a TarEntryInfo (with header bytes) per entry.
  */
 
+import { concatBytes } from '../format/bytes.js';
 import { badImage } from '../errors.js';
 import type { ByteSource } from './source.js';
 import { BLOCK, isZeroBlock, paddingSize, parseHeader, parsePax, type RawHeader } from './tar-header.js';
@@ -78,16 +79,6 @@ function entryType(flag: string): TarEntryType {
   return 'other';
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
-}
-
 /** Metadata gathered from PAX and GNU blocks for the entry that follows them. */
 interface Pending {
   pax: Map<string, string>;
@@ -147,7 +138,7 @@ async function readHeaderGroup(input: BlockInput, first: boolean): Promise<TarEn
       if (parts.length > 0) throw badImage(`truncated tar archive: metadata at offset ${start} has no entry after it`);
       if (block === null && first) throw badImage('not a tar archive: empty input');
       const rest = block === null ? new Uint8Array(0) : await input.rest(MAX_TRAILER - BLOCK);
-      return { offset: start, trailer: block === null ? rest : concat([block, rest]) };
+      return { offset: start, trailer: block === null ? rest : concatBytes([block, rest]) };
     }
     const raw = parseHeader(block, offset, first && parts.length === 0);
     parts.push(block.slice());
@@ -155,7 +146,7 @@ async function readHeaderGroup(input: BlockInput, first: boolean): Promise<TarEn
       parts.push((await readMeta(input, raw, pending, offset)).slice());
       continue;
     }
-    return resolveEntry(raw, pending, concat(parts), start, input.pos);
+    return resolveEntry(raw, pending, concatBytes(parts), start, input.pos);
   }
 }
 

@@ -52,7 +52,7 @@ describe('fileSource', () => {
     const missing = await fileSource(join(dir, 'nope.tar')).catch((e) => e);
     expect(missing).toBeInstanceOf(PatcherError);
     expect(missing.code).toBe('IO');
-    expect(missing.message).toBe(`cannot read ${join(dir, 'nope.tar')}: no such file`);
+    expect(missing.message).toBe(`cannot read ${join(dir, 'nope.tar')}: no such file or directory`);
     const isDir = await fileSource(dir).catch((e) => e);
     expect(isDir.message).toBe(`cannot read ${dir}: is a directory`);
   });

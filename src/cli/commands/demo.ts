@@ -27,7 +27,7 @@ export function register(program: Command): void {
       if (oldPath && newPath) {
         [old, neu] = [await fileSource(oldPath), await fileSource(newPath)];
       } else {
-        // Loaded here only: the builder pulls in tar-stream, which no other command needs.
+        // Loaded here only: no other command needs the sample builder.
         const { buildDockerArchive } = await import('../../image/build.js');
         const { samplePair } = await import('../../image/sample.js');
         const pair = samplePair();
