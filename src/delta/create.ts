@@ -34,10 +34,8 @@ import { planLayer, type PlannedWindow } from './plan.js';
 import { progressReporter, type Report } from './progress.js';
 import type { ByteSink, CreateOptions, EntrySummary, PatchSummary } from './types.js';
 
-import { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE } from '../format/limits.js';
+import { DEFAULT_WINDOW_SIZE, MAX_LITERAL_CHUNK, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE } from '../format/limits.js';
 export { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE };
-/** Literal data goes in frames of at most this many bytes (before deflate). */
-const LITERAL_CHUNK = 4 * 1024 * 1024;
 
 type LayerPlan =
   | { kind: 'reuse'; blob: number; diffId: string; sha256: string; size: number }
@@ -170,8 +168,8 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
         record.diffId = layerIds.get(entry.headerOffset); // a compressed layer carried as stored
         record.sha256 = await hashStream(hasher, newSrc.stream(entry.dataOffset, entry.size));
         await emit(encodeFrame(FrameType.Entry, codec.encode(record, entry.header)));
-        for (let at = 0; at < entry.size; at += LITERAL_CHUNK) {
-          const n = Math.min(LITERAL_CHUNK, entry.size - at);
+        for (let at = 0; at < entry.size; at += MAX_LITERAL_CHUNK) {
+          const n = Math.min(MAX_LITERAL_CHUNK, entry.size - at);
           await emit(encodeFrame(FrameType.Literal, literals.encode(await newSrc.read(entry.dataOffset + at, n))));
         }
       } else {

@@ -14,7 +14,7 @@ import { deflateSync } from 'fflate';
 import { badPatch } from '../errors.js';
 import type { Hasher, HasherFactory } from '../image/hash.js';
 import { inflateExact } from './bytes.js';
-import { MAX_WINDOW_SIZE } from './limits.js';
+import { MAX_LITERAL_CHUNK, MAX_WINDOW_SIZE } from './limits.js';
 import { FrameType, type FrameReader } from './frames.js';
 import { checkEndRecord, checkEntryRecord, checkHeader, type EndRecord, type EntryRecord, type PatchHeader } from './records.js';
 
@@ -121,9 +121,6 @@ export class LiteralCodec {
     return data;
   }
 }
-
-/** Literal data goes in frames of at most this many bytes (before deflate); a reader allocates no more per frame. */
-export const MAX_LITERAL_CHUNK = 4 * 1024 * 1024;
 
 /** deflate's window: older history could not be referenced anyway. */
 const DICTIONARY_SIZE = 32 * 1024;
