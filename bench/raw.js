@@ -71,7 +71,7 @@ async function realPair(opts) {
 /** In-process apply throughput of the core (no process start, no file I/O). */
 async function coreApplyRate(opts) {
   const { loadCore } = await import(join(opts.root, 'dist/core/index.js'));
-  const { decodeRawPatch } = await import(join(opts.root, 'dist/format/raw.js'));
+  const { decodeRawPatch } = await import(join(opts.root, 'dist/format/single/raw.js'));
   const old = readFileSync(esbuildBinary(opts.cacheDir, '0.24.0'));
   const patch = decodeRawPatch(readFileSync(join(opts.work, 'docker-patcher.patch')));
   const core = await loadCore();

@@ -5,10 +5,10 @@
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readHeader } from '../format/container.js';
+import { readHeader } from '../format/image/container.js';
 import type { OldImageInput } from '../delta/old-image.js';
-import { FrameReader } from '../format/frames.js';
-import type { PatchHeader } from '../format/container.js';
+import { FrameReader } from '../format/image/frames.js';
+import type { PatchHeader } from '../format/image/container.js';
 import { fileSource, nodeHasher } from '../image/source.node.js';
 import type { ByteSource } from '../image/source.js';
 import { usageError } from './io.js';

@@ -3,7 +3,7 @@
  * to a sink in order.
  *
  * The patch is read strictly front to back, and every record's fields are
- * checked before use (format/records.ts). Before any work: the header's new
+ * checked before use (format/image/records.ts). Before any work: the header's new
  * image ID is checked against what the caller expects, and the old image's
  * ID against the one the patch was made from. Every entry's data is
  * sha256-checked as it is rebuilt, and nothing is written past the archive
@@ -21,11 +21,11 @@ import { ErrorCode, PatcherError, badPatch } from '../errors.js';
 import type { Hasher } from '../image/hash.js';
 import { paddingSize } from '../image/tar-header.js';
 import type { ByteSource } from '../image/source.js';
-import { FrameReader, FrameType, frameName, type Frame } from '../format/frames.js';
-import { EntryCodec, LayoutDigest, LiteralCodec, decodeEnd, fromHex, readHeader, type EntryRecord, type OldBlob, type PatchHeader } from '../format/container.js';
-import { decodeWindow } from '../format/window.js';
+import { FrameReader, FrameType, frameName, type Frame } from '../format/image/frames.js';
+import { EntryCodec, LayoutDigest, LiteralCodec, decodeEnd, fromHex, readHeader, type EntryRecord, type OldBlob, type PatchHeader } from '../format/image/container.js';
+import { decodeWindow } from '../format/image/window.js';
 import { gatherInto, streamReused } from '../image/layer-source.js';
-import { MAX_WINDOW_SIZE } from '../format/limits.js';
+import { MAX_WINDOW_SIZE } from '../format/image/limits.js';
 import { NewImageCheck } from './new-image.js';
 import { openOldImage, type OldImage, type OldImageInput } from './old-image.js';
 import { progressReporter, type Report } from './progress.js';

@@ -22,9 +22,9 @@ import { ErrorCode, PatcherError, naming } from '../errors.js';
 import { openImageArchive, type ImageArchive } from '../image/archive.js';
 import { hashBytes, hashStream, type HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
-import { FORMAT_VERSION, FrameType, encodeFrame, encodeMagic } from '../format/frames.js';
-import { EntryCodec, LayoutDigest, LiteralCodec, encodeHeader, encodeJson, pack, toHex, type EndRecord, type EntryRecord, type PatchHeader } from '../format/container.js';
-import type { Piece } from '../format/window.js';
+import { FORMAT_VERSION, FrameType, encodeFrame, encodeMagic } from '../format/image/frames.js';
+import { EntryCodec, LayoutDigest, LiteralCodec, encodeHeader, encodeJson, pack, toHex, type EndRecord, type EntryRecord, type PatchHeader } from '../format/image/container.js';
+import type { Piece } from '../format/image/window.js';
 import { createRunner } from './runner.node.js';
 import type { DiffRunner } from './diff-job.js';
 import { gather, layerSource } from '../image/layer-source.js';
@@ -34,7 +34,7 @@ import { planLayer, type PlannedWindow } from './plan.js';
 import { progressReporter, type Report } from './progress.js';
 import type { ByteSink, CreateOptions, EntrySummary, PatchSummary } from './types.js';
 
-import { DEFAULT_WINDOW_SIZE, MAX_LITERAL_CHUNK, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE } from '../format/limits.js';
+import { DEFAULT_WINDOW_SIZE, MAX_LITERAL_CHUNK, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE } from '../format/image/limits.js';
 export { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE };
 
 type LayerPlan =

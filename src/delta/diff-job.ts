@@ -4,7 +4,7 @@
  * worker, or inline).
  */
 import type { DiffCore } from '../core/index.js';
-import { encodeWindow, type OldRange, type Piece } from '../format/window.js';
+import { encodeWindow, type OldRange, type Piece } from '../format/image/window.js';
 
 export interface DiffJob {
   refs: OldRange[];

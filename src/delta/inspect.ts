@@ -3,11 +3,11 @@
  * image: both image IDs, and per outer entry its kind and bytes in the patch.
  * Every frame's checksum is verified on the way.
  */
-import { FrameReader, FrameType } from '../format/frames.js';
-import { EntryCodec } from '../format/container.js';
+import { FrameReader, FrameType } from '../format/image/frames.js';
+import { EntryCodec } from '../format/image/container.js';
 import { badPatch } from '../errors.js';
-import { readHeader } from '../format/container.js';
-import { MAX_WINDOW_SIZE } from '../format/limits.js';
+import { readHeader } from '../format/image/container.js';
+import { MAX_WINDOW_SIZE } from '../format/image/limits.js';
 import type { EntrySummary, PatchSummary } from './types.js';
 
 export async function inspectPatch(patch: AsyncIterable<Uint8Array>): Promise<PatchSummary> {

@@ -25,7 +25,7 @@ import type { Hasher, HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import { indexTar, type TarEntryInfo } from '../image/tar.js';
 import { concatBytes } from '../format/bytes.js';
-import type { EntryRecord, OldBlob } from '../format/container.js';
+import type { EntryRecord, OldBlob } from '../format/image/container.js';
 
 /** An image's JSON documents (manifests, index, config) stay far below this (as archive.ts reads them). */
 const MAX_JSON = 16 * 1024 * 1024;

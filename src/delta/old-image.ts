@@ -10,7 +10,7 @@ import { ErrorCode, PatcherError, naming } from '../errors.js';
 import { openImageArchive } from '../image/archive.js';
 import { hashStream, type HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
-import type { OldBlob } from '../format/container.js';
+import type { OldBlob } from '../format/image/container.js';
 import { layerSource, sliceSource, streamReused } from '../image/layer-source.js';
 
 export interface OldImage {

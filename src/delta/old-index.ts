@@ -11,7 +11,7 @@ import { layerStoredDigest, openImageArchive, type ImageArchive } from '../image
 import type { HasherFactory } from '../image/hash.js';
 import { ImageFileMap, indexLayer, indexLayerSource, type LayerIndex } from '../image/layer-index.js';
 import type { ByteSource } from '../image/source.js';
-import type { OldBlob } from '../format/container.js';
+import type { OldBlob } from '../format/image/container.js';
 import { layerSource, sliceSource } from '../image/layer-source.js';
 import type { Report } from './progress.js';
 

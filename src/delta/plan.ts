@@ -21,7 +21,7 @@
 import type { FileLocation, ImageFileMap, LayerEntry, LayerIndex } from '../image/layer-index.js';
 import { paddingSize } from '../image/tar-header.js';
 import type { ByteSource } from '../image/source.js';
-import type { OldRange } from '../format/window.js';
+import type { OldRange } from '../format/image/window.js';
 
 /** A piece of a planned window: DIFF bytes at newOffset of the new layer, or a COPY of old bytes. */
 export type PlannedPiece = { copy: false; newOffset: number; length: number } | ({ copy: true } & OldRange);

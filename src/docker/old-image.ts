@@ -25,7 +25,7 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, PatcherError } from '../errors.js';
 import type { OldImage, OldImageProvider } from '../delta/old-image.js';
-import type { OldBlob } from '../format/container.js';
+import type { OldBlob } from '../format/image/container.js';
 import type { HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import { fileSource } from '../image/source.node.js';

@@ -129,7 +129,7 @@ export function browserHasher(): Hasher {
   return new Sha256();
 }
 
-/** sha256 of one or more byte arrays, as 32 raw bytes (same shape as format/checksum.ts sha256). */
+/** sha256 of one or more byte arrays, as 32 raw bytes (same shape as format/single/checksum.ts sha256). */
 export function sha256Bytes(...parts: Uint8Array[]): Uint8Array {
   const hasher = new Sha256();
   for (const part of parts) hasher.update(part);

@@ -3,8 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, ensureBuilt, listDir, scratchDir } from './helpers.js';
 import { debianBsdiff, encodeBsdiff43, mutate, randomBytes } from '../format/helpers.js';
-import { decodeClassicPatch } from '../../src/format/classic.js';
-import { crc32 } from '../../src/format/checksum.js';
+import { decodeClassicPatch } from '../../src/format/single/classic.js';
+import { crc32 } from '../../src/format/single/checksum.js';
 import { reportError } from '../../src/cli/main.js';
 import { PatcherError } from '../../src/errors.js';
 

@@ -5,8 +5,8 @@
  * Records are kept as raw JSON, so a test can put any value in any field.
  */
 import { inflateSync } from 'fflate';
-import { EntryCodec, LayoutDigest, LiteralCodec, encodeHeader, encodeJson, fromHex, pack, toHex, unpack } from '../../src/format/container.js';
-import { FrameType, encodeFrame, encodeMagic } from '../../src/format/frames.js';
+import { EntryCodec, LayoutDigest, LiteralCodec, encodeHeader, encodeJson, fromHex, pack, toHex, unpack } from '../../src/format/image/container.js';
+import { FrameType, encodeFrame, encodeMagic } from '../../src/format/image/frames.js';
 import { hashBytes } from '../../src/image/hash.js';
 import { paddingSize } from '../../src/image/tar-header.js';
 import { concat, nodeHasher, walkFrames } from './util.js';

@@ -4,7 +4,7 @@
  * patch would then fail apply, or be caught only by --verify).
  */
 import { describe, expect, it } from 'vitest';
-import { decodeWindow, encodeWindow, type WindowData } from '../../src/format/window.js';
+import { decodeWindow, encodeWindow, type WindowData } from '../../src/format/image/window.js';
 
 const GiB = 2 ** 30;
 const limits = { maxDiffBytes: 1 << 20, maxRefBytes: 1 << 20 };

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ErrorCode } from '../../src/errors.js';
 import { DockerClient } from '../../src/docker/index.js';
 import { daemonOldImage } from '../../src/docker/old-image.js';
-import type { OldBlob } from '../../src/format/container.js';
+import type { OldBlob } from '../../src/format/image/container.js';
 import type { HasherFactory } from '../../src/image/hash.js';
 import { nodeHasher } from '../../src/image/source.node.js';
 import { chunked, legacyArchive, rejection, removeQuietly, requireDaemon, sha256, tarOf, uniqueRepo, type LegacyImage } from './helpers.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeClassicPatch, detectClassicFormat } from '../../src/format/classic.js';
+import { decodeClassicPatch, detectClassicFormat } from '../../src/format/single/classic.js';
 import { checkDelta } from '../../src/format/ctrl.js';
 import { PatcherError } from '../../src/errors.js';
 import { bspatch, bsdiff40Patch, encodeBsdiff43, mutate, offtout, randomBytes, bzip2 } from './helpers.js';

@@ -1,7 +1,7 @@
 // The frame reader under size claims: memory follows the bytes that arrive,
 // never the length a frame declares.
 import { describe, expect, it } from 'vitest';
-import { ByteReader, FrameReader, FrameType, encodeFrame, encodeMagic } from '../../src/format/frames.js';
+import { ByteReader, FrameReader, FrameType, encodeFrame, encodeMagic } from '../../src/format/image/frames.js';
 
 /** A source that yields `chunks`, then waits on `gate` before it ends. */
 function stalled(chunks: Uint8Array[], gate: Promise<void>): AsyncIterable<Uint8Array> {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { checkRawOld, decodeRawPatch, encodeRawPatch, isRawPatch } from '../../src/format/raw.js';
-import { decodeClassicPatch } from '../../src/format/classic.js';
+import { checkRawOld, decodeRawPatch, encodeRawPatch, isRawPatch } from '../../src/format/single/raw.js';
+import { decodeClassicPatch } from '../../src/format/single/classic.js';
 import { decodeCtrl, encodeCtrl } from '../../src/format/ctrl.js';
 import { decodeZeroRuns, encodeZeroRuns } from '../../src/format/zeroruns.js';
-import { crc32, sha256 } from '../../src/format/checksum.js';
+import { crc32, sha256 } from '../../src/format/single/checksum.js';
 import { PatcherError } from '../../src/errors.js';
 import type { Delta } from '../../src/core/index.js';
 import { bsdiff40Patch, bspatch, mutate, randomBytes } from './helpers.js';

@@ -6,7 +6,7 @@
  * (unless --no-verify) before it is renamed into place.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_WINDOW_SIZE } from '../../format/limits.js';
+import { DEFAULT_WINDOW_SIZE } from '../../format/image/limits.js';
 import { fileSource, nodeHasher } from '../../image/source.node.js';
 import type { ByteSource } from '../../image/source.js';
 import { usageError } from '../io.js';

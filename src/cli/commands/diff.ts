@@ -6,8 +6,8 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { loadCore } from '../../core/index.js';
-import { encodeRawPatchOf } from '../../format/raw.js';
-import { sha256 } from '../../format/checksum.js';
+import { encodeRawPatchOf } from '../../format/single/raw.js';
+import { sha256 } from '../../format/single/checksum.js';
 import { checkOneStdin, fileSize, readInput, readInto } from '../io.js';
 import { openOutput, writeOutput } from '../output.js';
 import { contextOf } from '../context.js';

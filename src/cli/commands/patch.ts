@@ -11,8 +11,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadCore } from '../../core/index.js';
 import { ErrorCode, PatcherError } from '../../errors.js';
 import { checkDelta } from '../../format/ctrl.js';
-import type { SingleFilePatch } from '../../format/single.js';
-import { toHex } from '../../format/checksum.js';
+import type { SingleFilePatch } from '../../format/single/index.js';
+import { toHex } from '../../format/single/checksum.js';
 import { checkOneStdin, readInput } from '../io.js';
 import { openOutput, writeOutput, type Output } from '../output.js';
 import { contextOf, type CliContext } from '../context.js';
@@ -71,8 +71,8 @@ async function runPatch(oldPath: string, patchPath: string, newPath: string, opt
     const bytes = await readInput(patchPath, 'PATCH');
     ctx.progress.phase('decoding', bytes.length);
     // The readers (bzip2 for the classic formats) load only when patching.
-    const { decodeSingleFilePatch } = await import('../../format/single.js');
-    const { checkRawOld } = await import('../../format/raw.js');
+    const { decodeSingleFilePatch } = await import('../../format/single/index.js');
+    const { checkRawOld } = await import('../../format/single/raw.js');
     const patch = decodeSingleFilePatch(bytes);
     if (patch.format === 'raw') checkRawOld({ ...patch, oldSize: patch.oldSize!, oldSha256: patch.oldSha256!, newSha256: patch.newSha256! }, old);
     checkDelta(patch.delta, old.length, patch.newSize);

@@ -18,8 +18,8 @@
  * Memory: output-sized buffers grow with the data actually decoded (about
  * newSize in total) plus 12 bytes per control triple while parsing.
  */
-import { badPatch } from '../errors.js';
-import type { Delta } from '../core/index.js';
+import { badPatch } from '../../errors.js';
+import type { Delta } from '../../core/index.js';
 import { bunzip2, GrowBuffer, type ByteSink } from './bzip2.js';
 
 export type ClassicFormat = 'bsdiff40' | 'bsdiff43';

@@ -6,7 +6,7 @@
  * decompression bomb stops at the sink's cap.
  */
 import Bunzip from 'seek-bzip';
-import { badPatch, PatcherError } from '../errors.js';
+import { badPatch, PatcherError } from '../../errors.js';
 
 export interface ByteSink {
   writeByte(byte: number): void;

@@ -9,8 +9,8 @@
  * is checked against MAX_FRAME before anything is allocated for it.
  * Memory: the reader holds one frame (at most MAX_FRAME) plus one input chunk.
  */
-import { ErrorCode, PatcherError, badPatch } from '../errors.js';
-import { crc32 } from './crc32.js';
+import { ErrorCode, PatcherError, badPatch } from '../../errors.js';
+import { crc32 } from '../crc32.js';
 
 export const PATCH_MAGIC = new Uint8Array([0x44, 0x50, 0x41, 0x54, 0x43, 0x48, 0x00]); // "DPATCH\0"
 export const FORMAT_VERSION = 1;

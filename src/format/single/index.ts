@@ -2,7 +2,7 @@
  * One entry point for single-file patches: our raw format or either classic
  * bsdiff format, told apart by magic.
  */
-import type { Delta } from '../core/index.js';
+import type { Delta } from '../../core/index.js';
 import { decodeClassicPatch, type ClassicFormat } from './classic.js';
 import { decodeRawPatch, isRawPatch } from './raw.js';
 

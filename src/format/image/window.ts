@@ -16,12 +16,12 @@
  * Memory to decode: the payload plus the inflated sections (<= window size).
  */
 import { deflateSync } from 'fflate';
-import type { Delta } from '../core/index.js';
-import { badPatch } from '../errors.js';
-import { inflateExact } from './bytes.js';
-import { checkDelta, decodeCtrl, encodeCtrl } from './ctrl.js';
-import { VarintReader, VarintWriter } from './varint.js';
-import { decodeZeroRuns, encodeZeroRuns } from './zeroruns.js';
+import type { Delta } from '../../core/index.js';
+import { badPatch } from '../../errors.js';
+import { inflateExact } from '../bytes.js';
+import { checkDelta, decodeCtrl, encodeCtrl } from '../ctrl.js';
+import { VarintReader, VarintWriter } from '../varint.js';
+import { decodeZeroRuns, encodeZeroRuns } from '../zeroruns.js';
 
 /** A range of an old blob (blob = index into the header's old blob list). */
 export interface OldRange {

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 
-export { crc32 } from './crc32.js';
+export { crc32 } from '../crc32.js';
 
 /** sha256 of one or more byte arrays, as 32 raw bytes. */
 export function sha256(...parts: Uint8Array[]): Uint8Array {

@@ -5,7 +5,7 @@
  * goes, -2, 2^53 or 1e300. Each check fails with one BAD_PATCH line that
  * names the record and field and shows what was there.
  */
-import { ErrorCode, PatcherError, badPatch } from '../errors.js';
+import { ErrorCode, PatcherError, badPatch } from '../../errors.js';
 import { FORMAT_VERSION } from './frames.js';
 
 export interface OldBlob {

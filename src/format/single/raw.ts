@@ -24,11 +24,11 @@
  * section's encoded form at a time.
  */
 import { deflateSync, inflateSync } from 'fflate';
-import { badPatch, PatcherError, ErrorCode } from '../errors.js';
-import type { Delta } from '../core/index.js';
+import { badPatch, PatcherError, ErrorCode } from '../../errors.js';
+import type { Delta } from '../../core/index.js';
 import { crc32, sha256 } from './checksum.js';
-import { checkDelta, compactCtrl, decodeCtrl, encodeCtrl } from './ctrl.js';
-import { decodeZeroRuns, encodeZeroRuns } from './zeroruns.js';
+import { checkDelta, compactCtrl, decodeCtrl, encodeCtrl } from '../ctrl.js';
+import { decodeZeroRuns, encodeZeroRuns } from '../zeroruns.js';
 import { DEFAULT_MAX_SIZE } from './classic.js';
 
 export const RAW_MAGIC = 'DPRAW';

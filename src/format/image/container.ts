@@ -11,9 +11,9 @@
  *   END      JSON EndRecord: the archive's trailing bytes and its layout digest
  */
 import { deflateSync } from 'fflate';
-import { badPatch } from '../errors.js';
-import type { Hasher, HasherFactory } from '../image/hash.js';
-import { inflateExact } from './bytes.js';
+import { badPatch } from '../../errors.js';
+import type { Hasher, HasherFactory } from '../../image/hash.js';
+import { inflateExact } from '../bytes.js';
 import { MAX_LITERAL_CHUNK, MAX_WINDOW_SIZE } from './limits.js';
 import { FrameType, type FrameReader } from './frames.js';
 import { checkEndRecord, checkEntryRecord, checkHeader, type EndRecord, type EntryRecord, type PatchHeader } from './records.js';
