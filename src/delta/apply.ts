@@ -120,7 +120,7 @@ export async function applyPatch(old: OldImageInput, patch: AsyncIterable<Uint8A
     const out = new Output(sink, options, report, header.new.archiveSize, check);
     const core = await loadCore();
     await rebuildEntries({ frames, header, blobs, core, out, literals: new LiteralCodec(), copyBuffer: new Uint8Array(OUT_CHUNK) }, omitReused, new LayoutDigest(options.hasher));
-    return { newImageId: header.new.imageId, tags: header.new.tags, bytesWritten: out.written, partial: !!options.omitReused };
+    return { newImageId: header.new.imageId, tags: header.new.tags, bytesWritten: out.written, partial: !!options.omitReused, layersVerified: check.layersVerified };
   } finally {
     await oldImage.close?.();
     await frames.close();

@@ -140,6 +140,9 @@ export class NewImageCheck {
     }
   }
 
+  /** Layers found to match the config's diff_ids, once verify() has passed. */
+  layersVerified = 0;
+
   /** Check the rebuilt archive (`size` bytes, ending in `trailer`) against the new image ID. */
   async verify(trailer: Uint8Array, size: number): Promise<void> {
     const source = sparseSource([...this.#pieces, { at: size - trailer.length, bytes: trailer }], size);
@@ -154,6 +157,7 @@ export class NewImageCheck {
     if (opened[0].kind === 'docker-oci') opened.push(await layout(() => openImageArchive(source, { hasher: this.hasher, ociIndex: true })));
     for (const image of opened) this.#checkImage(image, digestAt);
     await this.#checkSingleImage(source, entries);
+    this.layersVerified = opened[0].layers.length;
   }
 
   #checkImage(image: ImageArchive, digestAt: (e: TarEntryInfo) => EntryDigests | undefined): void {

@@ -90,6 +90,8 @@ export interface ApplyResult {
   bytesWritten: number;
   /** True when omitReused left layers out. */
   partial: boolean;
+  /** Layers of the rebuilt image checked against its config's diff_ids (the config itself against the new image ID). */
+  layersVerified: number;
 }
 
 export type { ByteSource, HasherFactory };
