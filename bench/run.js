@@ -7,9 +7,10 @@
 //   --images DIR       image pairs (*.tar.zst; default ../shared/images from the repo root)
 //   --skip-images, --skip-synthetic, --skip-raw, --skip-bsdiff (bsdiff over whole archives: ~60 s, ~1.3 GB on nginx)
 //   --synthetic-size MB  the synthetic image (default 1024; --quick 256)
+//   --help             this text
 // Inputs are cached in bench/.cache (gitignored); the CLI must be built (npm run build).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runRawSection } from './raw.js';
@@ -17,6 +18,12 @@ import { runImageSection } from './images.js';
 import { runSyntheticSection } from './synthetic.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The option list at the top of this file, as --help prints it. */
+function usage() {
+  const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  return lines.slice(0, lines.findIndex((l) => l.startsWith('import'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n');
+}
 
 function parseArgs(argv) {
   const opts = {
@@ -50,7 +57,13 @@ function parseArgs(argv) {
     else if (a === '--skip-synthetic') opts.skipSynthetic = true;
     else if (a === '--skip-bsdiff') opts.skipBsdiff = true;
     else if (a === '--synthetic-size') [opts.syntheticSizeMB, syntheticSizeGiven] = [Number(value()), true];
-    else throw new Error(`unknown option ${a} (see the top of bench/run.js)`);
+    else if (a === '--help' || a === '-h') {
+      console.log(usage());
+      process.exit(0);
+    } else {
+      console.error(`bench: unknown option ${a}\n\n${usage()}`);
+      process.exit(2);
+    }
   }
   if (opts.quick && !syntheticSizeGiven) opts.syntheticSizeMB = 256;
   return opts;
