@@ -3,7 +3,7 @@
  * (or GZIP) payload out. Runs wherever a DiffCore is (a worker thread, the
  * browser's worker, or inline).
  */
-import type { DiffCore, ExactBudget } from '../core/index.js';
+import { foldShortMatches, type DiffCore, type ExactBudget } from '../core/index.js';
 import { encodeGzipEntry } from '../format/gzip-entry.js';
 import { encodeWindow, type OldRange, type Piece } from '../format/window.js';
 
@@ -29,6 +29,12 @@ export function runDiffJob(core: DiffCore, job: DiffJob): Uint8Array {
   return encodeWindow({ refs: job.refs, pieces: job.pieces, delta }, job.level);
 }
 
+/**
+ * Matches of the text shorter than this go as literal bytes (measured on the
+ * nginx pair's changelogs: 16-32 best; the structure is best left as is).
+ */
+const TEXT_MIN_MATCH = 32;
+
 /** Diff two gzip files in the decoded domain: text against text, structure against structure. */
 function runGzipJob(core: DiffCore, job: DiffJob, gzip: NonNullable<DiffJob['gzip']>): Uint8Array {
   const oldForm = core.gunzipExact(job.reference, gzip.budget);
@@ -40,7 +46,7 @@ function runGzipJob(core: DiffCore, job: DiffJob, gzip: NonNullable<DiffJob['gzi
     sha256: gzip.sha256,
     textSize: newForm.text.length,
     structureSize: newForm.structure.length,
-    text: core.diff(oldForm.text, newForm.text),
+    text: foldShortMatches(oldForm.text, core.diff(oldForm.text, newForm.text), TEXT_MIN_MATCH),
     structure: core.diff(oldForm.structure, newForm.structure),
   }, job.level);
 }
