@@ -50,6 +50,9 @@ export function formatSummary(s: PatchSummary): string {
       continue;
     }
     lines.push(`${e.kind.padEnd(8)} ${formatBytes(e.size).padStart(11)} ${formatBytes(e.patchBytes).padStart(11)} ${pct(e.patchBytes, e.size).padStart(7)}  ${e.name}`);
+    for (const g of e.gzip ?? []) {
+      lines.push(`${'  gzip'.padEnd(8)} ${formatBytes(g.size).padStart(11)} ${formatBytes(g.patchBytes).padStart(11)} ${pct(g.patchBytes, g.size).padStart(7)}    ${g.name} (diffed decoded, ${g.patchBytes} bytes)`);
+    }
   }
   if (small) lines.push(`${'other'.padEnd(8)} ${''.padStart(11)} ${formatBytes(smallBytes).padStart(11)} ${''.padStart(7)}  ${small} small entries (config, manifest, directories)`);
   return lines.join('\n');

@@ -12,9 +12,16 @@
  * digest, every layer's diff_id. The caller (CLI) writes to a temporary name
  * and renames only once this resolves.
  *
+ * A GZIP frame rebuilds a gzip file inside a layer: the old twin's bytes
+ * are decoded to their exact form, its text and structure patched, and the
+ * result re-encoded and checked against the file's own sha256.
+ *
  * Memory: one window at a time: its reference (the old bytes it names,
  * about the window size), its inflated delta (at most the window size), one
  * 1 MiB output chunk, and the WASM core's copy of the reference and delta.
+ * A GZIP frame: old and new file (each at most the window size), both
+ * texts (at most 4x) and structures (at most 2x), once in JS and once in
+ * the core: about 2 x 7 window sizes at the very worst.
  */
 import { loadCore, type DiffCore } from '../core/index.js';
 import { ErrorCode, PatcherError, badPatch } from '../errors.js';
@@ -24,6 +31,8 @@ import type { ByteSource } from '../image/source.js';
 import { FrameReader, FrameType, frameName, type Frame } from '../format/image/frames.js';
 import { EntryCodec, LayoutDigest, LiteralCodec, decodeEnd, fromHex, readHeader, type EntryRecord, type OldBlob, type PatchHeader } from '../format/image/container.js';
 import { decodeWindow } from '../format/image/window.js';
+import { decodeGzipDeltas, decodeGzipHead, gzipEntryLimits } from '../format/image/gzip-entry.js';
+import { VarintReader } from '../format/varint.js';
 import { gatherInto, streamReused } from '../image/layer-source.js';
 import { MAX_WINDOW_SIZE } from '../format/image/limits.js';
 import { NewImageCheck } from './new-image.js';
@@ -224,12 +233,14 @@ async function rebuildData(r: Rebuild, record: EntryRecord, skip: boolean): Prom
   }
   let made = 0;
   let frame = await frames.next();
-  const wanted = record.kind === 'literal' ? FrameType.Literal : record.kind === 'delta' ? FrameType.Window : undefined;
-  while (frame && frame.type === wanted && made < record.size) {
-    if (wanted === FrameType.Literal) {
+  const wanted = record.kind === 'literal' ? [FrameType.Literal] : record.kind === 'delta' ? [FrameType.Window, FrameType.Gzip] : [];
+  while (frame && (wanted as number[]).includes(frame.type) && made < record.size) {
+    if (frame.type === FrameType.Literal) {
       const data = r.literals.decode(frame.payload, record.size - made);
       await out.write(data, skip);
       made += data.length;
+    } else if (frame.type === FrameType.Gzip) {
+      made += await writeGzip(r, frame.payload, record.size - made, skip);
     } else {
       made += await writeWindow(r, frame.payload, record.size - made, skip);
     }
@@ -237,6 +248,39 @@ async function rebuildData(r: Rebuild, record: EntryRecord, skip: boolean): Prom
   }
   if (made !== record.size) throw badPatch(`entry ${record.name}: rebuilt ${made} of ${record.size} bytes`);
   return frame;
+}
+
+/** Rebuild one gzip file from its old twin's exact form and a GZIP frame; returns its size. */
+async function writeGzip(r: Rebuild, payload: Uint8Array, room: number, skip: boolean): Promise<number> {
+  const { header, blobs, core, out } = r;
+  const input = new VarintReader(payload, 'gzip entry');
+  const limits = gzipEntryLimits(header.windowSize);
+  const head = decodeGzipHead(input, header.old.blobs.length, limits);
+  const { old } = head;
+  if (head.newSize > room) throw badPatch(`gzip entry ${head.name} runs past its layer`);
+  if (old.offset + old.length > header.old.blobs[old.blob].size) {
+    throw badPatch(`gzip entry ${head.name} reads old layer ${old.blob} at ${old.offset}+${old.length}, past its ${header.old.blobs[old.blob].size} bytes`);
+  }
+  const oldBytes = await blobAt(blobs, old.blob).read(old.offset, old.length);
+  let oldForm;
+  try {
+    oldForm = core.gunzipExact(oldBytes, { maxOutput: limits.maxText, maxStructure: limits.maxStructure });
+  } catch (err) {
+    if (err instanceof PatcherError) throw badPatch(`gzip entry ${head.name}: the old file does not decode (${err.message})`);
+    throw err;
+  }
+  const deltas = decodeGzipDeltas(input, head, oldForm.text.length, oldForm.structure.length);
+  const text = core.patch(oldForm.text, deltas.text, head.textSize);
+  const structure = core.patch(oldForm.structure, deltas.structure, head.structureSize);
+  const bytes = core.gzipExact({ text, structure }, head.newSize);
+  const digest = r.out.options.hasher();
+  digest.update(bytes);
+  const want = `sha256:${Array.from(head.sha256, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+  if (bytes.length !== head.newSize || digest.digest() !== want) {
+    throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt gzip file ${head.name} does not match the digest its record promised`);
+  }
+  await out.write(bytes, skip);
+  return bytes.length;
 }
 
 async function writeWindow(r: Rebuild, payload: Uint8Array, room: number, skip: boolean): Promise<number> {

@@ -4,6 +4,8 @@
  * 1. Open both archives; index every old layer (old-index.ts).
  * 2. For each new layer: the old image has it -> REUSE; otherwise index it,
  *    plan its windows against the old files (plan.ts).
+ *    A changed gzip file with a gzip twin, both re-encoding exactly from
+ *    their decoded form, is diffed decoded (a GZIP frame, diff-job.ts).
  * 3. Write the header (what apply will need of the old image), then one
  *    record per outer entry of the new archive, in its order; changed
  *    layers' windows are diffed on worker threads, written in order.
@@ -25,6 +27,8 @@ import type { ByteSource } from '../image/source.js';
 import { FORMAT_VERSION, FrameType, encodeFrame, encodeMagic } from '../format/image/frames.js';
 import { EntryCodec, LayoutDigest, LiteralCodec, encodeHeader, encodeJson, pack, toHex, type EndRecord, type EntryRecord, type PatchHeader } from '../format/image/container.js';
 import type { Piece } from '../format/image/window.js';
+import { loadCore, type DiffCore, type ExactBudget } from '../core/index.js';
+import { gzipEntryLimits } from '../format/image/gzip-entry.js';
 import { createRunner } from './runner.node.js';
 import type { DiffRunner } from './diff-job.js';
 import { gather, layerSource } from '../image/layer-source.js';
@@ -32,7 +36,7 @@ import { indexChecked, mergeRanges, readOldImage, storedTwin, type IndexedOldIma
 import { paddingSize } from '../image/tar-header.js';
 import { planLayer, type PlannedWindow } from './plan.js';
 import { progressReporter, type Report } from './progress.js';
-import type { ByteSink, CreateOptions, EntrySummary, PatchSummary } from './types.js';
+import type { ByteSink, CreateOptions, EntrySummary, GzipSummary, PatchSummary } from './types.js';
 
 import { DEFAULT_WINDOW_SIZE, MAX_LITERAL_CHUNK, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE } from '../format/image/limits.js';
 export { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE };
@@ -48,8 +52,21 @@ export function checkWindowSize(size: number): number {
   return size;
 }
 
+/** Decode budget for a gzip file of `size` bytes: inside what apply accepts (gzipEntryLimits). */
+export function gzipBudget(windowSize: number, size: number): ExactBudget {
+  const limits = gzipEntryLimits(windowSize);
+  return { maxOutput: limits.maxText, maxStructure: Math.min(limits.maxStructure, 2 * size + 4096) };
+}
+
+/** plan.ts's exactGzip: both streams decode within the budget and re-encode to their own bytes. */
+function exactGzipCheck(core: DiffCore, windowSize: number): (oldData: Uint8Array, newData: Uint8Array) => boolean {
+  const exact = (b: Uint8Array) => core.exactForm(b, 'gzip', gzipBudget(windowSize, b.length)) !== null;
+  return (oldData, newData) => exact(newData) && exact(oldData);
+}
+
 async function planNewLayers(oldSrc: ByteSource, src: ByteSource, archive: ImageArchive, old: IndexedOldImage, windowSize: number, hasher: HasherFactory, report: Report): Promise<Map<number, LayerPlan>> {
   const plans = new Map<number, LayerPlan>();
+  let exactGzip: ((oldData: Uint8Array, newData: Uint8Array) => boolean) | undefined;
   for (let i = 0; i < archive.layers.length; i++) {
     const layer = archive.layers[i];
     const blob = layer.compression === 'none' ? old.blobIndex.get(layer.diffId) : await storedTwin(oldSrc, old, src, archive, i, hasher);
@@ -63,6 +80,7 @@ async function planNewLayers(oldSrc: ByteSource, src: ByteSource, archive: Image
     if (layer.compression !== 'none') continue;
     const detail = `new layer ${i + 1}/${archive.layers.length}`;
     report('plan', 0, layer.storedSize, detail);
+    exactGzip ??= exactGzipCheck(await loadCore(), windowSize);
     const source = await layerSource(src, archive, i, hasher);
     const index = await indexChecked(source, layer.diffId, `new image layer ${i + 1}`, hasher);
     const windows = await planLayer(index, source, {
@@ -70,6 +88,7 @@ async function planNewLayers(oldSrc: ByteSource, src: ByteSource, archive: Image
       blobOf: (diffId) => old.blobIndex.get(diffId)!,
       oldLayer: (diffId) => old.sources[old.blobIndex.get(diffId)!],
       windowSize,
+      exactGzip,
       onProgress: (done) => report('plan', done, source.size, detail),
     });
     for (const w of windows) {
@@ -146,6 +165,7 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
   const literals = new LiteralCodec();
   const totalDiff = [...plans.values()].reduce((n, p) => n + (p.kind === 'delta' ? p.size : 0), 0);
   const diffProgress = { done: 0, total: totalDiff };
+  const summaryGzip = new Map<number, GzipSummary[]>();
   try {
     for (const entry of neu.entries) {
       const before = written;
@@ -159,10 +179,12 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
       } else if (plan?.kind === 'delta') {
         Object.assign(record, { kind: 'delta', sha256: plan.diffId, diffId: plan.diffId });
         await emit(encodeFrame(FrameType.Entry, codec.encode(record, entry.header)));
-        await writeWindows(plan, old, runner, workers, emit, (n) => {
+        const gzip: GzipSummary[] = [];
+        await writeWindows({ plan, old, runner, workers, hasher, windowSize, emit }, (n) => {
           diffProgress.done += n;
           report('diff', diffProgress.done, diffProgress.total, entry.name);
-        });
+        }, gzip);
+        if (gzip.length) summaryGzip.set(entry.headerOffset, gzip);
       } else if (entry.size > 0) {
         record.kind = 'literal';
         record.diffId = layerIds.get(entry.headerOffset); // a compressed layer carried as stored
@@ -177,7 +199,8 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
         await emit(encodeFrame(FrameType.Entry, codec.encode(record, entry.header)));
       }
       layout.entry(entry.header, record.sha256, entry.padding ?? new Uint8Array(paddingSize(entry.size)));
-      entries.push({ name: entry.name, kind: record.kind, size: entry.size, patchBytes: written - before, diffId: record.diffId });
+      const gzipFiles = summaryGzip.get(entry.headerOffset);
+      entries.push({ name: entry.name, kind: record.kind, size: entry.size, patchBytes: written - before, diffId: record.diffId, ...(gzipFiles ? { gzip: gzipFiles } : {}) });
     }
     const end: EndRecord = { trailer: toHex(pack(neu.end.trailer)), trailerSize: neu.end.trailer.length, layoutSha256: layout.end(neu.end.trailer) };
     await emit(encodeFrame(FrameType.End, encodeJson(end)));
@@ -196,27 +219,48 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
   };
 }
 
-/** Diff a layer's windows, `workers` at a time (one more queued), and write them in order. */
-async function writeWindows(plan: Extract<LayerPlan, { kind: 'delta' }>, old: IndexedOldImage, runner: DiffRunner, workers: number,
-  emit: (b: Uint8Array) => Promise<void>, advanced: (bytes: number) => void): Promise<void> {
-  const queue: Array<{ job: Promise<Uint8Array>; bytes: number }> = [];
+/** What writing a changed layer's windows needs. */
+interface WindowWriting {
+  plan: Extract<LayerPlan, { kind: 'delta' }>;
+  old: IndexedOldImage;
+  runner: DiffRunner;
+  workers: number;
+  hasher: HasherFactory;
+  windowSize: number;
+  emit: (b: Uint8Array) => Promise<void>;
+}
+
+/** Diff a layer's windows, `workers` at a time (one more queued), and write them in order; gzip files are listed in `gzip`. */
+async function writeWindows(ww: WindowWriting, advanced: (bytes: number) => void, gzip: GzipSummary[]): Promise<void> {
+  const queue: Array<{ job: Promise<Uint8Array>; bytes: number; window: PlannedWindow }> = [];
   const flush = async () => {
     const head = queue.shift()!;
-    await emit(encodeFrame(FrameType.Window, await head.job));
+    const frame = encodeFrame(head.window.gzip ? FrameType.Gzip : FrameType.Window, await head.job);
+    if (head.window.gzip) gzip.push({ name: head.window.gzip.name, size: head.bytes, patchBytes: frame.length });
+    await ww.emit(frame);
     advanced(head.bytes);
   };
-  for (const w of plan.windows) {
-    const job = submitWindow(w, plan.source, old, runner);
+  for (const w of ww.plan.windows) {
+    const job = submitWindow(w, ww);
     job.catch(() => {}); // awaited in order by flush; avoid an unhandled rejection meanwhile
-    queue.push({ job, bytes: w.pieces.reduce((n, p) => n + p.length, 0) });
-    if (queue.length > workers) await flush();
+    queue.push({ job, bytes: w.pieces.reduce((n, p) => n + p.length, 0), window: w });
+    if (queue.length > ww.workers) await flush();
   }
   while (queue.length) await flush();
 }
 
-async function submitWindow(w: PlannedWindow, source: ByteSource, old: IndexedOldImage, runner: DiffRunner): Promise<Uint8Array> {
+async function submitWindow(w: PlannedWindow, ww: WindowWriting): Promise<Uint8Array> {
+  const { old, plan, runner } = ww;
+  const source = plan.source;
   const reference = await gather(w.refs.map((r) => ({ source: old.sources[r.blob], offset: r.offset, length: r.length })));
   const target = await gather(w.pieces.flatMap((p) => (p.copy ? [] : [{ source, offset: p.newOffset, length: p.length }])));
   const pieces: Piece[] = w.pieces.map((p) => (p.copy ? { copy: true, blob: p.blob, offset: p.offset, length: p.length } : { copy: false, length: p.length }));
-  return runner.run({ refs: w.refs, pieces, reference, target, level: 9 });
+  const gzip = w.gzip && { name: w.gzip.name, sha256: digestBytes(hashBytes(ww.hasher, target)), budget: gzipBudget(ww.windowSize, Math.max(reference.length, target.length)) };
+  return runner.run({ refs: w.refs, pieces, reference, target, level: 9, ...(gzip ? { gzip } : {}) });
+}
+
+/** 'sha256:<hex>' as 32 bytes. */
+function digestBytes(digest: string): Uint8Array {
+  const hex = digest.slice('sha256:'.length);
+  return Uint8Array.from({ length: 32 }, (_, i) => parseInt(hex.slice(2 * i, 2 * i + 2), 16));
 }

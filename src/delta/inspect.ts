@@ -1,11 +1,13 @@
 /**
  * inspectPatch: what a patch holds, read front to back without the old
- * image: both image IDs, and per outer entry its kind and bytes in the patch.
+ * image: both image IDs, and per outer entry its kind and bytes in the patch
+ * (with, for a changed layer, each gzip file diffed decoded and its cost).
  * Every frame's checksum is verified on the way.
  */
 import { FrameReader, FrameType } from '../format/image/frames.js';
 import { EntryCodec } from '../format/image/container.js';
 import { badPatch } from '../errors.js';
+import { peekGzipEntry } from '../format/image/gzip-entry.js';
 import { readHeader } from '../format/image/container.js';
 import { MAX_WINDOW_SIZE } from '../format/image/limits.js';
 import type { EntrySummary, PatchSummary } from './types.js';
@@ -25,7 +27,12 @@ export async function inspectPatch(patch: AsyncIterable<Uint8Array>): Promise<Pa
       } else if (frame.type === FrameType.End) {
         ended = true;
       } else if (entries.length > 0) {
-        entries[entries.length - 1].patchBytes += frame.size;
+        const entry = entries[entries.length - 1];
+        entry.patchBytes += frame.size;
+        if (frame.type === FrameType.Gzip) {
+          const { name, newSize } = peekGzipEntry(frame.payload);
+          (entry.gzip ??= []).push({ name, size: newSize, patchBytes: frame.size });
+        }
       } else {
         throw badPatch('data frame outside an entry');
       }

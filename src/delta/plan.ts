@@ -32,6 +32,11 @@ export interface PlannedWindow {
   /** Bytes made by DIFF pieces. */
   diffBytes: number;
   refBytes: number;
+  /**
+   * Set for a gzip file diffed through its exact form: then `refs` is the
+   * old twin's data and `pieces` the new file's data, one each.
+   */
+  gzip?: { name: string };
 }
 
 export interface PlanContext {
@@ -41,11 +46,20 @@ export interface PlanContext {
   /** The uncompressed bytes of an old layer, by diff_id. */
   oldLayer(diffId: string): ByteSource;
   windowSize: number;
+  /**
+   * Whether a changed file may go through the gzip path: both sides' data
+   * (gzip streams, within MIN_GZIP..windowSize bytes) decode and re-encode
+   * exactly. Absent: never.
+   */
+  exactGzip?: (oldData: Uint8Array, newData: Uint8Array) => boolean;
   /** Called after each entry with the bytes of the new layer planned so far. */
   onProgress?: (done: number) => void;
 }
 
 const COMPARE_CHUNK = 1 << 20;
+/** Smaller gzip files are diffed as bytes: a GZIP frame's fixed cost (~60 B) would eat the gain. */
+export const MIN_GZIP = 1024;
+const GZIP_MAGIC = [0x1f, 0x8b, 0x08];
 
 /** End of an entry's data padding: where the next entry's header starts. */
 const entryEnd = (e: LayerEntry): number => e.dataOffset + e.size + paddingSize(e.size);
@@ -90,6 +104,12 @@ class WindowBuilder {
     this.#w.refBytes += length;
   }
 
+  /** A gzip file diffed decoded: a window of its own. */
+  gzip(name: string, old: OldRange, newOffset: number, length: number): void {
+    this.close();
+    this.windows.push({ refs: [old], pieces: [{ copy: false, newOffset, length }], diffBytes: length, refBytes: old.length, gzip: { name } });
+  }
+
   close(): void {
     if (this.#w.pieces.length) this.windows.push(this.#w);
     this.#w = WindowBuilder.#empty();
@@ -120,6 +140,17 @@ async function sameBytes(a: ByteSource, aOffset: number, b: ByteSource, bOffset:
   return true;
 }
 
+/** Does a changed file and its twin go the gzip path? Both gzip by content, sized for a window, exact. */
+async function gzipPair(e: LayerEntry, newLayer: ByteSource, twin: FileLocation, old: ByteSource, ctx: PlanContext): Promise<boolean> {
+  if (!ctx.exactGzip || e.type !== 'file' || twin.type !== 'file') return false;
+  const fits = (n: number) => n >= MIN_GZIP && n <= ctx.windowSize;
+  if (!fits(e.size) || !fits(twin.size)) return false;
+  const [a, b] = await Promise.all([newLayer.read(e.dataOffset, 3), old.read(twin.dataOffset, 3)]);
+  if (!GZIP_MAGIC.every((m, i) => a[i] === m && b[i] === m)) return false;
+  const [newData, oldData] = await Promise.all([newLayer.read(e.dataOffset, e.size), old.read(twin.dataOffset, twin.size)]);
+  return ctx.exactGzip(oldData, newData);
+}
+
 /** Plan the windows that rebuild a changed layer. */
 export async function planLayer(newIndex: LayerIndex, newLayer: ByteSource, ctx: PlanContext): Promise<PlannedWindow[]> {
   const out = new WindowBuilder(ctx.windowSize);
@@ -145,6 +176,11 @@ export async function planLayer(newIndex: LayerIndex, newLayer: ByteSource, ctx:
           out.copy(blob, twin.dataOffset, e.size);
           out.diff(e.dataOffset + e.size, end - e.dataOffset - e.size);
         }
+      } else if (await gzipPair(e, newLayer, twin, old, ctx)) {
+        out.ref(blob, twin.headerOffset, twin.dataOffset - twin.headerOffset);
+        out.diff(e.headerOffset, e.dataOffset - e.headerOffset);
+        out.gzip(e.path, { blob, offset: twin.dataOffset, length: twin.size }, e.dataOffset, e.size);
+        out.diff(e.dataOffset + e.size, end - e.dataOffset - e.size);
       } else {
         addChanged(out, e.headerOffset, end, { blob, offset: twin.headerOffset, length: twinEnd - twin.headerOffset });
       }

@@ -70,6 +70,18 @@ export interface EntrySummary {
   patchBytes: number;
   /** For layers: the diff_id. */
   diffId?: string;
+  /** For a changed layer: the gzip files in it rebuilt through their exact form. */
+  gzip?: GzipSummary[];
+}
+
+/** A gzip file inside a layer, diffed decoded (one GZIP frame). */
+export interface GzipSummary {
+  /** Path in the layer. */
+  name: string;
+  /** Bytes of the (compressed) file. */
+  size: number;
+  /** Bytes its GZIP frame takes in the patch. */
+  patchBytes: number;
 }
 
 export interface PatchSummary {

@@ -6,7 +6,8 @@
  *   ENTRY    one per outer tar entry of the new archive, in order: its
  *            JSON EntryRecord and exact tar header bytes (EntryCodec);
  *            followed by its data frames: LITERAL (deflated chunks) for
- *            small files, WINDOW frames (window.ts) for a changed layer,
+ *            small files, WINDOW frames (window.ts) and GZIP frames
+ *            (gzip-entry.ts: a .gz file diffed decoded) for a changed layer,
  *            none for a reused layer (taken whole from the old image)
  *   END      JSON EndRecord: the archive's trailing bytes and its layout digest
  */

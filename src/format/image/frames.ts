@@ -13,7 +13,11 @@ import { ErrorCode, PatcherError, badPatch } from '../../errors.js';
 import { crc32 } from '../crc32.js';
 
 export const PATCH_MAGIC = new Uint8Array([0x44, 0x50, 0x41, 0x54, 0x43, 0x48, 0x00]); // "DPATCH\0"
-export const FORMAT_VERSION = 1;
+/**
+ * Version 2: GZIP frames (a .gz file inside a changed layer rebuilt through
+ * its exact form, gzip-entry.ts). A reader refuses every other version.
+ */
+export const FORMAT_VERSION = 2;
 /** Largest frame a reader accepts: a window's compressed sections stay far below. */
 export const MAX_FRAME = 256 * 1024 * 1024;
 
@@ -23,10 +27,11 @@ export const FrameType = {
   Literal: 3,
   Window: 4,
   End: 5,
+  Gzip: 6,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
-const FRAME_NAMES: Record<number, string> = { 1: 'header', 2: 'entry', 3: 'literal', 4: 'window', 5: 'end' };
+const FRAME_NAMES: Record<number, string> = { 1: 'header', 2: 'entry', 3: 'literal', 4: 'window', 5: 'end', 6: 'gzip' };
 
 export interface Frame {
   type: FrameType;

@@ -71,13 +71,28 @@ export function encodeWindow(w: WindowData, level = 9): Uint8Array {
   }
   const out = new VarintWriter(1024);
   putSection(out, meta.result(), level);
-  putSection(out, encodeCtrl(w.delta.ctrl), level);
-  putSection(out, encodeZeroRuns(w.delta.diff), level);
-  putSection(out, w.delta.extra, level);
+  putDelta(out, w.delta, level);
   return out.result().slice();
 }
 
-function putSection(out: VarintWriter, raw: Uint8Array, level: number): void {
+/** A delta's three sections (ctrl, diff as zero runs, extra), as a window stores them. */
+export function putDelta(out: VarintWriter, delta: Delta, level: number): void {
+  putSection(out, encodeCtrl(delta.ctrl), level);
+  putSection(out, encodeZeroRuns(delta.diff), level);
+  putSection(out, delta.extra, level);
+}
+
+/** Read and check a delta that turns `refBytes` old bytes into `newBytes`. */
+export function getDelta(input: VarintReader, what: string, refBytes: number, newBytes: number): Delta {
+  const ctrl = decodeCtrl(getSection(input, `${what} control`, 15 * (newBytes + 1) + 5), newBytes + 1);
+  const diffRaw = getSection(input, `${what} diff`, 2 * newBytes + 16);
+  const extra = getSection(input, `${what} extra`, newBytes);
+  const delta = { ctrl, diff: decodeZeroRuns(diffRaw, newBytes - extra.length), extra };
+  checkDelta(delta, refBytes, newBytes);
+  return delta;
+}
+
+export function putSection(out: VarintWriter, raw: Uint8Array, level: number): void {
   const packed = raw.length ? deflateSync(raw, { level: level as 9 }) : raw;
   const stored = packed.length < raw.length ? packed : raw;
   out.varint(raw.length);
@@ -85,7 +100,7 @@ function putSection(out: VarintWriter, raw: Uint8Array, level: number): void {
   out.bytes(stored);
 }
 
-function getSection(input: VarintReader, what: string, maxRaw: number): Uint8Array {
+export function getSection(input: VarintReader, what: string, maxRaw: number): Uint8Array {
   const rawLength = input.varint();
   const storedLength = input.varint();
   if (rawLength > maxRaw) throw badPatch(`window ${what} claims ${rawLength} bytes (limit ${maxRaw})`);
@@ -134,12 +149,7 @@ export function decodeWindow(payload: Uint8Array, blobs: number, limits: WindowL
   }
   meta.end();
   if (diffBytes > limits.maxDiffBytes) throw badPatch(`window makes ${diffBytes} bytes by diff (limit ${limits.maxDiffBytes})`);
-  const ctrl = decodeCtrl(getSection(input, 'control', 15 * (diffBytes + 1) + 5), diffBytes + 1);
-  const diffRaw = getSection(input, 'diff', 2 * diffBytes + 16);
-  const extra = getSection(input, 'extra', diffBytes);
+  const delta = getDelta(input, 'window', refBytes, diffBytes);
   input.end();
-  const diffSize = diffBytes - extra.length;
-  const delta = { ctrl, diff: decodeZeroRuns(diffRaw, diffSize), extra };
-  checkDelta(delta, refBytes, diffBytes);
   return { refs, pieces, delta };
 }
