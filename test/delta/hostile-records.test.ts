@@ -28,7 +28,7 @@ beforeAll(async () => {
 
 const forge = (): ForgedPatch => decodePatch(patch);
 
-/** Apply `bad`: BAD_PATCH with a sane one-line message, within `maxGrowth` bytes of peak RSS and 3 s; returns bytes the sink got. */
+/** Apply `bad`: BAD_PATCH with a sane one-line message, within `maxGrowth` bytes of peak RSS and far from the minutes a bomb inflated whole takes; returns bytes the sink got. */
 async function expectBadPatch(bad: Uint8Array, what: string, maxGrowth = 200 * 1024 * 1024): Promise<number> {
   const peakBefore = process.resourceUsage().maxRSS * 1024;
   const started = Date.now();
@@ -36,8 +36,9 @@ async function expectBadPatch(bad: Uint8Array, what: string, maxGrowth = 200 * 1
   const e = await expectPatcherError(() => applyPatch(memorySource(old), chunked(bad, 4099), (c) => void (received += c.length), { hasher: nodeHasher }), 'BAD_PATCH', what);
   expect(e.message, what).not.toMatch(/undefined|\[object Object\]|NaN/);
   expect(process.resourceUsage().maxRSS * 1024 - peakBefore, `${what}: peak RSS growth`).toBeLessThan(maxGrowth);
-  // Generous for a shared machine; an unbounded bomb takes minutes.
-  expect(Date.now() - started, `${what}: time`).toBeLessThan(3000);
+  // Not a speed check: a guard against a bomb inflated whole, which takes
+  // minutes. Loose enough for a loaded 2-core CI machine (5 s seen).
+  expect(Date.now() - started, `${what}: time`).toBeLessThan(60_000);
   return received;
 }
 

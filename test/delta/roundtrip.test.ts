@@ -259,7 +259,7 @@ describe('real pairs', () => {
       const full = comparingSink(newSrc);
       const result = await applyPatch(oldSrc, chunked(patch, 321), full.sink, { hasher: nodeHasher, expectNewId: NGINX.new.id.slice(7, 19) });
       full.check();
-      expect(result).toEqual({ newImageId: NGINX.new.id, tags: ['dp-fixture/nginx-shared:u11'], bytesWritten: NGINX.new.size, partial: false });
+      expect(result).toEqual({ newImageId: NGINX.new.id, tags: ['dp-fixture/nginx-shared:u11'], bytesWritten: NGINX.new.size, partial: false, layersVerified: 2 });
 
       // Partial: the 128 MB base layer is left out, the delta layer is still checked.
       const partial = await applyToBytes(oldSrc, patch, { omitReused: true });
