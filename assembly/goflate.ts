@@ -1,6 +1,7 @@
-// A re-compressor that reproduces Go's compress/flate (Go 1.19; the same
-// algorithm since Go 1.7) bit for bit, so that a stream Go wrote can be
-// rebuilt from its text and a level instead of from its exact form.
+// A re-compressor that reproduces Go's compress/flate bit for bit (checked
+// against Go 1.19, which Debian bookworm's dockerd 20.10 is built with), so
+// that a stream Go wrote is rebuilt from its text and a few parameters
+// (level, gzip header) instead of from its exact form.
 //
 // What Go does, as modelled here (our own structure; only the behaviour is
 // Go's):
@@ -13,7 +14,12 @@
 //              ones), 4-9 match lazily; a block every 16,384 tokens, written
 //              as the smallest of fixed, dynamic and (while its bytes are
 //              still in the window) stored
-//   level 1    not modelled (Go's separate "deflateFast" path): refused
+//   level 1    Go's separate "deflateFast": the text in pieces of 65,535
+//              bytes, one hash probe per position (14-bit table of the last
+//              position per hash), probing sparser the longer nothing
+//              matches; a piece is one block: Huffman-only when matches
+//              saved under 1/16 of the tokens, else dynamic (or stored);
+//              a last piece under 128 bytes is stored (<= 16) or Huffman-only
 // Every stream ends with an empty final stored block, as Go's Close writes.
 // Write sizes do not matter (checked against Go: 1 KiB, 4 KiB, 32 KiB and
 // one write give the same bytes); Flush calls do, and are not modelled.
@@ -26,8 +32,8 @@
 // Output may be compared instead of written (verify mode): the first byte
 // that differs stops the encoder, which reports where (goFirstDiff).
 //
-// Memory: ~4 KiB of static tables and state; per call 704 KiB of scratch
-// (hash heads 512 KiB, chain links 128 KiB, tokens 64 KiB) above `scratch`,
+// Memory: ~4 KiB of static tables and state; per call 896 KiB of scratch
+// (hash heads 512 KiB, chain links 128 KiB, tokens 256 KiB) above `scratch`,
 // besides the caller's text and output regions. No input traps: every write
 // is checked against the output capacity (E_OUT_FULL).
 
@@ -35,7 +41,7 @@ import { E_OUT_FULL, LENS, LIT_CODES, DIST_CODES, CL_CODES, CL_LENS, CL_ORDER, b
 import { crc32 } from './gzip';
 import { scratchReset, scratchAlloc } from './scratch';
 
-export const E_LEVEL: i32 = -15;     // a level Go does not have, or level 1 (not modelled)
+export const E_LEVEL: i32 = -15;     // a level Go does not have
 export const E_MISMATCH: i32 = -16;  // (verify) the output differs from the expected bytes
 export const E_NO_MEMORY: i32 = -17; // scratch could not grow
 
@@ -44,6 +50,7 @@ const WMASK: i32 = WSIZE - 1;
 const HASH_BITS: i32 = 17;
 const MIN_LOOKAHEAD: i32 = 4 + 258;
 const BLOCK_TOKENS: i32 = 16384;
+const FAST_BLOCK: i32 = 65535;     // level 1 encodes the text in pieces this long
 const STORE_MAX: i32 = 65535;
 const NONE: i32 = 0x7fffffff;
 const MATCH: u32 = 0x80000000;
@@ -402,8 +409,12 @@ function putTokens(): void {
   putSym(256);
 }
 
-/** The block of tokens so far; `from` < 0 when its bytes left the window (no stored choice). */
-function tokenBlock(from: i32, to: i32): void {
+/**
+ * The block of tokens so far; `from` < 0 when its bytes left the window (no
+ * stored choice). `fastRule`: level 1's choice (dynamic, or stored when
+ * that is not 1/16 smaller; never fixed) instead of the smallest of three.
+ */
+function tokenBlock(from: i32, to: i32, fastRule: bool = false): void {
   memory.fill(LIT_FREQ, 0, 4 * 286);
   memory.fill(DIST_FREQ, 0, 4 * 30);
   for (let i = 0; i < tokenCount; i++) {
@@ -439,6 +450,17 @@ function tokenBlock(from: i32, to: i32): void {
 
   codeLengthRuns(numLit, numDist);
   const d = dynamicBits();
+  if (fastRule) {
+    const bits = d & 0xffffffffff;
+    if (<i64>(to - from + 5) * 8 < bits + (bits >> 4)) {
+      storedBlock(from, to - from, false);
+      return;
+    }
+    dynamicHeader(numLit, numDist, <i32>(d >> 40));
+    setCodes(false);
+    putTokens();
+    return;
+  }
   const dynBits = (d & 0xffffffffff) + extra;
   const ncl = <i32>(d >> 40);
   const useDynamic = dynBits < fixedBits;
@@ -621,9 +643,104 @@ function deflateLevel(level: i32): void {
   }
 }
 
+// ---- level 1 (Go's "deflateFast": a snappy-like single-probe matcher) ----
+
+const FAST_BITS: i32 = 14;
+const FAST_MARGIN: i32 = 15;  // no match starts in a piece's last 15 bytes
+
+@inline function load32le(p: i32): u32 { return load<u32>(text + <usize>p); }
+@inline function fastHash(v: u32): u32 { return (v * 0x1e35a7bd) >> (32 - FAST_BITS); }
+// The table (in `heads`): per hash, the 4 bytes seen and their text position.
+@inline function slotVal(h: u32): usize { return heads + (<usize>h << 3); }
+
+/** Tokens for text[from, to) (one piece), matching back at most 32 KiB into earlier pieces. */
+function fastPiece(from: i32, to: i32): void {
+  const limit = to - FAST_MARGIN;
+  let emitted = from;
+  let s = from;
+  let cv = load32le(s);
+  let nextHash = fastHash(cv);
+  for (;;) {
+    // Probe ahead, stepping further the longer nothing matches.
+    let skipCount = 32;
+    let next = s;
+    let cand = 0;
+    for (;;) {
+      s = next;
+      const step = skipCount >> 5;
+      next = s + step;
+      skipCount += step;
+      if (next > limit) { remainder(emitted, to); return; }
+      const slot = slotVal(nextHash);
+      const cval = load<u32>(slot);
+      cand = load<i32>(slot, 4);
+      const now = load32le(next);
+      store<u32>(slot, cv);
+      store<i32>(slot, s, 4);
+      nextHash = fastHash(now);
+      if (s - cand <= WSIZE && cv == cval) break;
+      cv = now;
+    }
+    for (let i = emitted; i < s; i++) addToken(<u32>load<u8>(text + <usize>i));
+    for (;;) {
+      // The first 4 bytes match; extend up to 258 without passing the piece's end.
+      s += 4;
+      const t = cand + 4;
+      const stop = s + 254 < to ? s + 254 : to;
+      let n = s;
+      while (n < stop && load<u8>(text + <usize>n) == load<u8>(text + <usize>(t + n - s))) n++;
+      const len = n - s + 4;
+      addToken(MATCH | (<u32>(len - 3) << 15) | <u32>(s - t - 1));
+      s = n;
+      emitted = s;
+      if (s >= limit) { remainder(emitted, to); return; }
+      const before = load32le(s - 1);
+      store<u32>(slotVal(fastHash(before)), before);
+      store<i32>(slotVal(fastHash(before)), s - 1, 4);
+      const here = load32le(s);
+      const slot = slotVal(fastHash(here));
+      const cval = load<u32>(slot);
+      cand = load<i32>(slot, 4);
+      store<u32>(slot, here);
+      store<i32>(slot, s, 4);
+      if (s - cand > WSIZE || here != cval) {
+        cv = load32le(s + 1);
+        nextHash = fastHash(cv);
+        s++;
+        break;
+      }
+    }
+  }
+}
+
+function remainder(from: i32, to: i32): void {
+  for (let i = from; i < to; i++) addToken(<u32>load<u8>(text + <usize>i));
+}
+
+function deflateFast(): void {
+  // Positions far before the text: no entry matches until written.
+  for (let h = 0; h < (1 << FAST_BITS); h++) {
+    store<u32>(slotVal(<u32>h), 0);
+    store<i32>(slotVal(<u32>h), -0x40000000, 4);
+  }
+  for (let from = 0; from < textLen && failed == 0; from += FAST_BLOCK) {
+    const to = textLen - from < FAST_BLOCK ? textLen : from + FAST_BLOCK;
+    const len = to - from;
+    if (len < 128) { // only the last piece can be this short
+      if (len <= 16) storedBlock(from, len, false);
+      else huffBlock(from, to);
+      return;
+    }
+    tokenCount = 0;
+    fastPiece(from, to);
+    if (tokenCount > len - (len >> 4)) huffBlock(from, to);
+    else tokenBlock(from, to, true);
+  }
+}
+
 /**
  * Raw deflate of the `n` bytes at `src` as Go's compress/flate writes them
- * at `level` (-2, 0, 2..9; -1 = 6), into [out, out + outCap). With
+ * at `level` (-2..9; -1 = 6), into [out, out + outCap). With
  * `check`, the bytes already there are compared instead of overwritten.
  * Returns the output size or an E_* code.
  */
@@ -647,7 +764,7 @@ function begin(out: usize, outCap: usize, check: bool): void {
 
 function deflateBody(src: usize, n: i32, level: i32, scratch: usize): i32 {
   if (level == -1) level = 6;
-  if (level < -2 || level > 9 || level == 1 || n < 0) return E_LEVEL;
+  if (level < -2 || level > 9 || n < 0) return E_LEVEL;
   text = src;
   textLen = n;
   if (level == 0 || level == -2) {
@@ -660,9 +777,10 @@ function deflateBody(src: usize, n: i32, level: i32, scratch: usize): i32 {
     scratchReset(scratch);
     heads = scratchAlloc(<usize>4 << HASH_BITS);
     links = scratchAlloc(<usize>4 * WSIZE);
-    tokens = scratchAlloc(<usize>4 * BLOCK_TOKENS);
+    tokens = scratchAlloc(<usize>4 * FAST_BLOCK);
     if (heads == 0 || links == 0 || tokens == 0) return E_NO_MEMORY;
-    deflateLevel(level);
+    if (level == 1) deflateFast();
+    else deflateLevel(level);
   }
   // Close: an empty final stored block.
   storedBlock(0, 0, true);

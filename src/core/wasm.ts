@@ -12,6 +12,8 @@
  *          1.25n and double on demand, so at most 2x each part, never past
  *          the budget) + 70 KiB of static tables
  *   deflateExact/gzipExact: text t + structure s + output (<= 2t + 4s + 1 KiB)
+ *   goDeflateExact/goGzipExact: text t + output (<= 1.125t + 1 KiB) + 900 KiB;
+ *          goGzipParams: gunzipExact's, then text + the compressed bytes + 900 KiB
  * WASM memory never shrinks: a core's memory is the high-water mark of the
  * largest call it served. Make a new core (loadCore) to start small again.
  *
@@ -71,9 +73,9 @@ export interface DiffCore {
    */
   exactForm(bytes: Uint8Array, format: 'deflate' | 'gzip', budget: ExactBudget): ExactForm | null;
   /**
-   * Raw deflate of `text` exactly as Go's compress/flate (Go 1.7 to at
-   * least 1.19) writes it at `level` (-2, 0, 2..9; -1 = 6) in one stream
-   * closed with Close() and never flushed. Level 1 is not modelled: throws.
+   * Raw deflate of `text` exactly as Go's compress/flate writes it at
+   * `level` (-2..9; -1 = 6) in one stream closed with Close() and never
+   * flushed (checked against Go 1.19, which dockerd 20.10 on Debian uses).
    */
   goDeflateExact(text: Uint8Array, params: GoFlateParams): Uint8Array;
   /** A gzip member as Go's compress/gzip writes it (header bytes from params, or Go's default header). */
@@ -92,7 +94,7 @@ export interface DiffCore {
 
 /** What Go's compressor needs besides the text. */
 export interface GoFlateParams {
-  /** compress/flate level: -2 (Huffman only), 0 (stored), 2..9, or -1 (= 6). */
+  /** compress/flate level: -2 (Huffman only), 0 (stored), 1..9, or -1 (= 6). */
   level: number;
   /** gzip only: the member header as written (10 bytes unless FLG adds fields); default Go's for `level`. */
   header?: Uint8Array;
@@ -156,9 +158,9 @@ interface CoreExports {
 }
 
 /** Levels goflate.ts models, most likely first (Go's default, then its neighbours). */
-const GO_LEVELS = [6, 5, 7, 8, 4, 3, 2, 9, 0, -2];
+const GO_LEVELS = [6, 5, 7, 8, 4, 3, 2, 9, 1, 0, -2];
 /** Scratch goflate.ts takes above the caller's layout (hash heads, chain links, tokens) and some slack. */
-const GO_SCRATCH = 704 * 1024 + 4096;
+const GO_SCRATCH = 896 * 1024 + 4096;
 
 /** Go's gzip header for a level: no name, no mtime, XFL 2 at level 9 (4 at 1), OS 255. */
 export function goDefaultHeader(level: number): Uint8Array {
@@ -440,7 +442,9 @@ class WasmCore implements DiffCore {
       throw err;
     }
     const header = bytes.slice(0, h);
-    for (const level of GO_LEVELS) {
+    // Go marks levels 9 and 1 in XFL: try the marked one first.
+    const marked = header[8] === 2 ? 9 : header[8] === 4 ? 1 : 6;
+    for (const level of [marked, ...GO_LEVELS.filter((l) => l !== marked)]) {
       if (this.#goEncode(text, { level }, header, bytes) === true) return { params: { level, header }, text };
     }
     return null;
@@ -452,8 +456,8 @@ class WasmCore implements DiffCore {
    */
   #goEncode(text: Uint8Array, params: GoFlateParams, header: Uint8Array | null, expect: Uint8Array | null): Uint8Array | boolean {
     const { level } = params;
-    if (!Number.isInteger(level) || level < -2 || level > 9 || level === 1) {
-      throw new PatcherError(ErrorCode.Usage, `Go deflate level ${level} is not modelled (want -2, -1, 0 or 2..9)`);
+    if (!Number.isInteger(level) || level < -2 || level > 9) {
+      throw new PatcherError(ErrorCode.Usage, `Go deflate level ${level} does not exist (want -2..9)`);
     }
     if (text.length > 0x7fffffff) throw new PatcherError(ErrorCode.Usage, 'text too large for the Go deflate model');
     const hdr = header ?? new Uint8Array(0);
