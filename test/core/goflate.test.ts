@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gzipSync, gunzipSync, inflateRawSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCore, type DiffCore } from '../../src/core/index.js';
 import { PatcherError } from '../../src/errors.js';
@@ -44,6 +44,20 @@ describe("Go's compress/flate, rebuilt", () => {
       if (gz.length !== r.gzipLength || sha(gz) !== r.gzip) wrong.push(`${r.file} level ${r.level} gzip`);
     }
     expect(wrong).toEqual([]);
+  });
+
+  it('every size 0..700 and a few odd shapes decode back to the text at every level (zlib reads them)', () => {
+    let seed = 12345;
+    const next = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16;
+    const shapes: Uint8Array[] = [];
+    for (let n = 0; n <= 700; n += 7) shapes.push(Uint8Array.from({ length: n }, () => next() & (n % 3 === 0 ? 3 : 255)));
+    shapes.push(new Uint8Array(70000), new Uint8Array(131072).fill(7), Uint8Array.from({ length: 70000 }, (_, i) => (i * 2654435761) >>> 24));
+    for (const text of shapes) {
+      for (let level = -2; level <= 9; level++) {
+        expect(Buffer.compare(inflateRawSync(core.goDeflateExact(text, { level })), text)).toBe(0);
+        expect(Buffer.compare(gunzipSync(core.goGzipExact(text, { level })), text)).toBe(0);
+      }
+    }
   });
 
   it('level -1 is level 6', () => {
