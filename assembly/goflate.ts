@@ -678,7 +678,7 @@ function fastPiece(from: i32, to: i32): void {
       store<u32>(slot, cv);
       store<i32>(slot, s, 4);
       nextHash = fastHash(now);
-      if (s - cand <= WSIZE && cv == cval) break;
+      if (<i64>s - <i64>cand <= <i64>WSIZE && cv == cval) break; // i64: no wrap past 1 GiB
       cv = now;
     }
     for (let i = emitted; i < s; i++) addToken(<u32>load<u8>(text + <usize>i));
@@ -703,7 +703,7 @@ function fastPiece(from: i32, to: i32): void {
       cand = load<i32>(slot, 4);
       store<u32>(slot, here);
       store<i32>(slot, s, 4);
-      if (s - cand > WSIZE || here != cval) {
+      if (<i64>s - <i64>cand > <i64>WSIZE || here != cval) {
         cv = load32le(s + 1);
         nextHash = fastHash(cv);
         s++;
