@@ -34,3 +34,7 @@ export function suffixSort(text: usize, n: i32, sa: usize, scratch: usize): i32 
 export { inflateRaw as inflateExact, decodedText as exactTextBytes, decodedStructure as exactStructureBytes } from './deflate-decode';
 export { deflateRaw as deflateExact } from './deflate-encode';
 export { gunzip as gunzipExact, gzip as gzipExact } from './gzip';
+
+// Go's compress/flate and compress/gzip rebuilt from text and level
+// (goflate.ts): output written, or compared with the bytes already there.
+export { goDeflate, goGzip, goFirstDiff } from './goflate';

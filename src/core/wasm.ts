@@ -12,6 +12,8 @@
  *          1.25n and double on demand, so at most 2x each part, never past
  *          the budget) + 70 KiB of static tables
  *   deflateExact/gzipExact: text t + structure s + output (<= 2t + 4s + 1 KiB)
+ *   goDeflateExact/goGzipExact: text t + output (<= 1.125t + 1 KiB) + 900 KiB;
+ *          goGzipParams: gunzipExact's, then text + the compressed bytes + 900 KiB
  * WASM memory never shrinks: a core's memory is the high-water mark of the
  * largest call it served. Make a new core (loadCore) to start small again.
  *
@@ -70,8 +72,38 @@ export interface DiffCore {
    * caller treats the bytes as opaque).
    */
   exactForm(bytes: Uint8Array, format: 'deflate' | 'gzip', budget: ExactBudget): ExactForm | null;
+  /**
+   * Raw deflate of `text` exactly as Go's compress/flate writes it at
+   * `level` (-2..9; -1 = 6) in one stream closed with Close() and never
+   * flushed (checked against Go 1.19, which dockerd 20.10 on Debian uses).
+   */
+  goDeflateExact(text: Uint8Array, params: GoFlateParams): Uint8Array;
+  /** A gzip member as Go's compress/gzip writes it (header bytes from params, or Go's default header). */
+  goGzipExact(text: Uint8Array, params: GoFlateParams): Uint8Array;
+  /**
+   * The parameters under which goGzipExact rebuilds `bytes` byte for byte
+   * (one gzip member, nothing after it), or null when none does (or the
+   * stream is invalid or over the budget).
+   */
+  goGzipParams(bytes: Uint8Array, budget: ExactBudget): GoGzipMatch | null;
+  /** Where the last comparison goGzipParams made (its last level) first differed, or -1. */
+  goFirstDiff(): number;
   /** Current size of the WASM linear memory in bytes (it never shrinks: this is the peak). */
   memoryBytes(): number;
+}
+
+/** What Go's compressor needs besides the text. */
+export interface GoFlateParams {
+  /** compress/flate level: -2 (Huffman only), 0 (stored), 1..9, or -1 (= 6). */
+  level: number;
+  /** gzip only: the member header as written (10 bytes unless FLG adds fields); default Go's for `level`. */
+  header?: Uint8Array;
+}
+
+/** goGzipParams' answer: the parameters and the text they compress. */
+export interface GoGzipMatch {
+  params: GoFlateParams & { header: Uint8Array };
+  text: Uint8Array;
 }
 
 export interface PreparedDiff {
@@ -120,6 +152,37 @@ interface CoreExports {
   exactStructureBytes(): number;
   deflateExact(text: number, textLen: number, st: number, stLen: number, out: number, outCap: number): number;
   gzipExact(text: number, textLen: number, st: number, stLen: number, out: number, outCap: number): number;
+  goDeflate(src: number, n: number, level: number, out: number, outCap: number, check: number, scratch: number): number;
+  goGzip(src: number, n: number, level: number, hdr: number, hdrLen: number, out: number, outCap: number, check: number, scratch: number): number;
+  goFirstDiff(): number;
+}
+
+/** Levels goflate.ts models, most likely first (Go's default, then its neighbours). */
+const GO_LEVELS = [6, 5, 7, 8, 4, 3, 2, 9, 1, 0, -2];
+/** Scratch goflate.ts takes above the caller's layout (hash heads, chain links, tokens) and some slack. */
+const GO_SCRATCH = 896 * 1024 + 4096;
+
+/** Go's gzip header for a level: no name, no mtime, XFL 2 at level 9 (4 at 1), OS 255. */
+export function goDefaultHeader(level: number): Uint8Array {
+  return Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, level === 9 ? 2 : level === 1 ? 4 : 0, 255);
+}
+
+/** Length of the gzip member header at the start of `b`, or -1 when it is not one. */
+function gzipHeaderLength(b: Uint8Array): number {
+  if (b.length < 10 || b[0] !== 0x1f || b[1] !== 0x8b || b[2] !== 8 || (b[3] & 0xe0) !== 0) return -1;
+  const flg = b[3];
+  let h = 10;
+  if (flg & 4) {
+    if (h + 2 > b.length) return -1;
+    h += 2 + (b[h] | (b[h + 1] << 8));
+  }
+  for (const bit of [8, 16]) {
+    if (!(flg & bit)) continue;
+    while (h < b.length && b[h] !== 0) h++;
+    h++;
+  }
+  if (flg & 2) h += 2;
+  return h <= b.length ? h : -1;
 }
 
 /** Triples per diffRun call: 192 KiB of control buffer. */
@@ -358,6 +421,69 @@ class WasmCore implements DiffCore {
       if (err instanceof PatcherError) return null;
       throw err;
     }
+  }
+
+  goDeflateExact(text: Uint8Array, params: GoFlateParams): Uint8Array {
+    return this.#goEncode(text, params, null, null) as Uint8Array;
+  }
+
+  goGzipExact(text: Uint8Array, params: GoFlateParams): Uint8Array {
+    return this.#goEncode(text, params, params.header ?? goDefaultHeader(params.level), null) as Uint8Array;
+  }
+
+  goGzipParams(bytes: Uint8Array, budget: ExactBudget): GoGzipMatch | null {
+    const h = gzipHeaderLength(bytes);
+    if (h < 0) return null;
+    let text: Uint8Array;
+    try {
+      text = this.#decodeExact(bytes, budget, true).text;
+    } catch (err) {
+      if (err instanceof PatcherError) return null;
+      throw err;
+    }
+    const header = bytes.slice(0, h);
+    // Go marks levels 9 and 1 in XFL: try the marked one first.
+    const marked = header[8] === 2 ? 9 : header[8] === 4 ? 1 : 6;
+    for (const level of [marked, ...GO_LEVELS.filter((l) => l !== marked)]) {
+      if (this.#goEncode(text, { level }, header, bytes) === true) return { params: { level, header }, text };
+    }
+    return null;
+  }
+
+  /**
+   * Go's deflate (gzip when `header` is given) of `text`. With `expect`,
+   * compares instead: true when the output is exactly `expect`, else false.
+   */
+  #goEncode(text: Uint8Array, params: GoFlateParams, header: Uint8Array | null, expect: Uint8Array | null): Uint8Array | boolean {
+    const { level } = params;
+    if (!Number.isInteger(level) || level < -2 || level > 9) {
+      throw new PatcherError(ErrorCode.Usage, `Go deflate level ${level} does not exist (want -2..9)`);
+    }
+    if (text.length > 0x7fffffff) throw new PatcherError(ErrorCode.Usage, 'text too large for the Go deflate model');
+    const hdr = header ?? new Uint8Array(0);
+    // Go never writes more than stored blocks' 5 bytes per 16 KiB (or fixed
+    // Huffman's 9 bits a byte when a block can no longer be stored).
+    const cap = expect ? expect.length : hdr.length + text.length + (text.length >> 3) + 1024;
+    const textPtr = this.#base;
+    const hdrPtr = align16(textPtr + text.length);
+    const outPtr = align16(hdrPtr + hdr.length);
+    const scratch = align16(outPtr + cap);
+    this.#reserve(scratch + GO_SCRATCH);
+    this.#bytes(textPtr, text.length).set(text);
+    this.#bytes(hdrPtr, hdr.length).set(hdr);
+    if (expect) this.#bytes(outPtr, cap).set(expect);
+    const check = expect ? 1 : 0;
+    const r = header
+      ? this.#ex.goGzip(textPtr, text.length, level, hdrPtr, hdr.length, outPtr, cap, check, scratch)
+      : this.#ex.goDeflate(textPtr, text.length, level, outPtr, cap, check, scratch);
+    if (expect) return r === expect.length;
+    if (r < 0) throw new PatcherError(ErrorCode.Core, `Go deflate model failed (error ${r})`);
+    return this.#bytes(outPtr, r).slice();
+  }
+
+  /** (tests, reports) Offset of the first byte that differed in the last comparison, or -1. */
+  goFirstDiff(): number {
+    return this.#ex.goFirstDiff();
   }
 
   /** Decode with capacities that start near the expected size and double up to the budget. */
