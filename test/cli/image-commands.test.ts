@@ -126,7 +126,7 @@ describe('apply -o', () => {
     const id = JSON.parse(cli(['inspect', '--json', p]).stdout.toString()).newImageId;
     expect(cli(['-q', 'apply', oo, id, p, '-o', out]).status).toBe(0);
     expect(readFileSync(out).equals(readFileSync(on))).toBe(true);
-  }, 120_000);
+  });
 });
 
 describe('inspect and demo', () => {

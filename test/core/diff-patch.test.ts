@@ -69,7 +69,8 @@ describe('diff and patch', () => {
     expect(delta.extra.length).toBeLessThan(neu.length / 50);
   });
 
-  it('stays fast on long runs and repeated blocks (worst cases)', () => {
+  // Quadratic behaviour here would take hours; speed itself is the bench's.
+  it('ends on long runs and repeated blocks (worst cases)', () => {
     const zeros = new Uint8Array(8 << 20);
     const zerosEdited = zeros.slice();
     for (let i = 0; i < zerosEdited.length; i += 65_537) zerosEdited[i] = 1;
@@ -78,7 +79,7 @@ describe('diff and patch', () => {
     const repeated = new Uint8Array(8 << 20);
     for (let i = 0; i < repeated.length; i += 4096) repeated.set(block, i);
     roundTrip(repeated, editBytes(repeated, 6));
-  }, 60_000);
+  });
 
   it('streams output in chunks of the requested size', () => {
     const old = randomBytes(300_000, 11);

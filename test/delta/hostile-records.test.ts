@@ -218,7 +218,7 @@ describe('size claims: refused quickly, with bounded memory', () => {
     const p = forge();
     p.header.windowSize = 4 * 1024 ** 3;
     await expectBadPatch(encodePatch(p, true), '4 GiB window');
-  }, 10_000);
+  });
 
   it('an inflate bomb in a window section', async () => {
     const p = forge();
@@ -232,7 +232,7 @@ describe('size claims: refused quickly, with bounded memory', () => {
     parts[3] = [1024 ** 3, bomb(1024 * 1024)];
     w.payload = windowPayload(parts);
     await expectBadPatch(encodePatch(p, true), 'window claim', 64 * 1024 * 1024);
-  }, 30_000);
+  });
 
   it('an inflate bomb in a literal frame, and literal claims past the entry', async () => {
     const p = forge();
@@ -256,7 +256,7 @@ describe('size claims: refused quickly, with bounded memory', () => {
     p.header.new.archiveSize = 2 ** 41;
     await expectBadPatch(encodePatch(p, true), 'entry claiming 1 TiB', 64 * 1024 * 1024);
     expect(encoded.length).toBeGreaterThan(0);
-  }, 30_000);
+  });
 
   it('an inflate bomb in the trailer, and trailer sizes past the archive', async () => {
     const hex = Buffer.from(bomb(1024 ** 3)).toString('hex');
@@ -270,7 +270,7 @@ describe('size claims: refused quickly, with bounded memory', () => {
     const p = forge();
     p.end.trailer = hex;
     await expectBadPatch(encodePatch(p, true), 'trailer bomb', 64 * 1024 * 1024);
-  }, 30_000);
+  });
 
   it('an archive size smaller than the entries: nothing is written past it', async () => {
     for (const cut of [1, 600, 70_000, Math.floor(neu.length / 2)]) {

@@ -241,7 +241,7 @@ describe('real pairs', () => {
       await oldSrc.close?.();
       await newSrc.close?.();
     }
-  }, 180_000);
+  });
 
   it('nginx-shared: byte for byte, README image ID, patch under 5% of the changed layer', async () => {
     const dir = unpackPair(NGINX.file);

@@ -43,7 +43,7 @@ describe('npm package', () => {
       mkdirSync(dirname(join(project, 'node_modules', name)), { recursive: true });
       symlinkSync(join(modules, name), join(project, 'node_modules', name));
     }
-  }, 120_000);
+  });
 
   afterAll(() => {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
@@ -105,7 +105,7 @@ describe('npm package', () => {
     const lib = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: project, encoding: 'utf8', timeout: 30_000 });
     expect(lib.stderr).toBe('');
     expect(lib.stdout).toBe('function function\nfunction\n');
-  }, 90_000);
+  });
 
   it('names its tarball after the package', () => {
     expect(basename(packed.filename)).toMatch(/^docker-patcher-\d+\.\d+\.\d+\.tgz$/);
