@@ -36,6 +36,8 @@ export function freePort(): Promise<number> {
 export interface TestRegistry {
   host: string;
   dir: string;
+  /** What the registry wrote on stderr (errors only). */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -86,7 +88,7 @@ export async function startRegistry(config: RegistryConfig = {}): Promise<TestRe
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { host: `127.0.0.1:${port}`, dir, stop };
+  return { host: `127.0.0.1:${port}`, dir, log: () => log, stop };
 }
 
 function answers(port: number): Promise<boolean> {
@@ -108,13 +110,19 @@ export function makeCertificate(dir: string, name = 'server'): { cert: string; k
   return { cert, key };
 }
 
-/** One htpasswd line with a bcrypt hash (what docker-registry's htpasswd auth reads). */
+/**
+ * One htpasswd line with a bcrypt hash (what docker-registry's htpasswd auth
+ * reads), at the lowest cost, since the registry checks it on every request:
+ * python3's crypt module (Debian bookworm's 3.11 has it; 3.13 dropped it),
+ * else apache2-utils' htpasswd -B.
+ */
 export function htpasswdLine(user: string, password: string): string {
-  need('python3');
-  const script = 'import crypt,sys,warnings\nwarnings.simplefilter("ignore")\nprint(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))';
-  const hash = execFileSync('python3', ['-c', script, password], { encoding: 'utf8' }).trim();
-  if (!hash.startsWith('$2')) throw new Error(`python3's crypt made no bcrypt hash: ${hash}`);
-  return `${user}:${hash}`;
+  const script = 'import crypt,sys,warnings\nwarnings.simplefilter("ignore")\nprint(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))';
+  const py = spawnSync('python3', ['-c', script, password], { encoding: 'utf8' });
+  if (py.status === 0 && py.stdout.startsWith('$2')) return `${user}:${py.stdout.trim()}`;
+  const ht = spawnSync('htpasswd', ['-nbB', '-C', '4', user, password], { encoding: 'utf8' });
+  if (ht.status === 0 && ht.stdout.includes(':$2')) return ht.stdout.trim();
+  throw new Error("no bcrypt maker: the registry tests need python3 with its crypt module, or apache2-utils' htpasswd");
 }
 
 const b64url = (data: Buffer | string): string => Buffer.from(data).toString('base64url');
@@ -141,7 +149,9 @@ export async function startTokenIssuer(cert: { cert: string; key: string }, user
   const server = http.createServer((req, res) => {
     const url = new URL(req.url!, 'http://x');
     const auth = req.headers.authorization;
-    const [u, p] = auth?.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString().split(':') : [undefined, undefined];
+    const decoded = auth?.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString() : '';
+    const colon = decoded.indexOf(':');
+    const [u, p] = colon > 0 ? [decoded.slice(0, colon), decoded.slice(colon + 1)] : [undefined, undefined];
     const scope = url.searchParams.get('scope') ?? '';
     requests.push({ scope, user: u });
     if (u !== user || p !== password) {
@@ -235,6 +245,23 @@ export interface RunResult {
 export function run(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): RunResult {
   const r = spawnSync(process.execPath, [BIN, ...args], { input: opts.input ?? '', env: { ...process.env, DOCKER_CONFIG: '/nonexistent-docker-config', ...opts.env }, timeout: 60_000, encoding: 'utf8' });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** As run(), without blocking this process (a token issuer in the test must answer meanwhile). */
+export function runAsync(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, DOCKER_CONFIG: '/nonexistent-docker-config', ...opts.env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.end(opts.input ?? '');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((resolve) =>
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    }),
+  );
 }
 
 /** A one-line error with the given exit status. */
