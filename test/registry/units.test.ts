@@ -14,6 +14,7 @@ import { Annotation, patchAnnotations, fallbackTag } from '../../src/registry/ar
 import { credentialsFromConfig, parseChallenge } from '../../src/registry/auth.js';
 import { sha256Of, verified } from '../../src/registry/client.js';
 import { isLoopback, parseReference } from '../../src/registry/reference.js';
+import { uploadBlob } from '../../src/registry/upload.js';
 
 const D = `sha256:${'ab'.repeat(32)}`;
 
@@ -120,5 +121,47 @@ describe('verified blob stream', () => {
   it('too short or too long: DIGEST_MISMATCH', async () => {
     expect((await collect(verified(chunks(data.subarray(0, 99_999), 4096), sha256Of(data), data.length, 'blob'))).error?.message).toMatch(/99999 bytes, its descriptor gives 100000/);
     expect((await collect(verified(chunks(data, 4096), sha256Of(data), 50_000, 'blob'))).error?.code).toBe('DIGEST_MISMATCH');
+  });
+});
+
+describe('uploadBlob', () => {
+  const data = new Uint8Array(10_000).map((_, i) => i & 0xff);
+  async function* source(): AsyncGenerator<Uint8Array> {
+    for (let i = 0; i < data.length; i += 777) yield data.subarray(i, i + 777);
+  }
+  const record = () => {
+    const calls: Array<{ method: string; url: string; headers: Record<string, string>; bytes: number }> = [];
+    let n = 0;
+    const transport = {
+      start: async () => new URL('http://r/upload/0'),
+      send: async (url: URL, method: 'PATCH' | 'PUT', headers: Record<string, string>, body?: unknown) => {
+        let bytes = 0;
+        if (body instanceof Uint8Array) bytes = body.length;
+        else if (body) for await (const c of (body as { stream: AsyncIterable<Uint8Array> }).stream) bytes += c.length;
+        calls.push({ method, url: url.toString(), headers, bytes });
+        return new URL(`http://r/upload/${++n}`);
+      },
+    };
+    return { calls, transport };
+  };
+  it('chunked: PATCHes of chunkSize with Content-Range, each to the Location the last gave, then PUT ?digest=', async () => {
+    const { calls, transport } = record();
+    await uploadBlob(transport, sha256Of(data), data.length, source, { chunkSize: 4096 });
+    expect(calls.map((c) => [c.method, c.headers['Content-Range'], c.bytes])).toEqual([
+      ['PATCH', '0-4095', 4096],
+      ['PATCH', '4096-8191', 4096],
+      ['PATCH', '8192-9999', 1808],
+      ['PUT', undefined, 0],
+    ]);
+    expect(calls.map((c) => c.url)).toEqual(['http://r/upload/0', 'http://r/upload/1', 'http://r/upload/2', `http://r/upload/3?digest=${encodeURIComponent(sha256Of(data))}`]);
+  });
+  it('monolithic: one PUT with the whole blob', async () => {
+    const { calls, transport } = record();
+    await uploadBlob(transport, sha256Of(data), data.length, source, {});
+    expect(calls.map((c) => [c.method, c.bytes])).toEqual([['PUT', 10_000]]);
+  });
+  it('a source that is not the size it claimed: one IO line', async () => {
+    const { transport } = record();
+    await expect(uploadBlob(transport, sha256Of(data), data.length + 1, source, {})).rejects.toThrow(/10000 bytes, expected 10001/);
   });
 });
