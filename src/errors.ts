@@ -24,6 +24,8 @@ export const ErrorCode = {
   NotFound: 'NOT_FOUND',
   /** The WASM core ran out of memory or reported an internal failure. */
   Core: 'CORE',
+  /** A registry could not be reached, refused the credentials, or answered with an error. */
+  Registry: 'REGISTRY',
   /** The user interrupted the run (Ctrl-C). */
   Interrupted: 'INTERRUPTED',
 } as const;
@@ -41,6 +43,7 @@ export const exitStatus: Record<ErrorCode, number> = {
   DOCKER: 8,
   NOT_FOUND: 9,
   CORE: 10,
+  REGISTRY: 11,
   INTERRUPTED: 130,
 };
 

@@ -15,13 +15,14 @@ import * as applyCommand from './commands/apply.js';
 import * as inspectCommand from './commands/inspect.js';
 import * as verifyCommand from './commands/verify.js';
 import * as demoCommand from './commands/demo.js';
+import * as pushCommand from './commands/push.js';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
 /** Subcommands, in the order `--help` lists them. */
-export const COMMANDS: CommandModule[] = [createCommand, applyCommand, verifyCommand, inspectCommand, demoCommand, diffCommand, patchCommand, serveCommand];
+export const COMMANDS: CommandModule[] = [createCommand, applyCommand, pushCommand, verifyCommand, inspectCommand, demoCommand, diffCommand, patchCommand, serveCommand];
 
 function packageVersion(): string {
   try {

@@ -15,10 +15,10 @@ import { markComplete, openOutput, writeOutput } from '../output.js';
 import { contextOf, type CliContext } from '../context.js';
 import { formatBytes } from '../progress.js';
 import { daemonOptions, dockerClient, withTempDir, type DaemonOptions } from '../inputs.js';
-import { openApplyInputs, type ApplyInputs } from '../apply-inputs.js';
+import { openApplyInputs, patchSourceOptions, type ApplyInputs, type PatchOptions } from '../apply-inputs.js';
 import { progressTo, shortId } from '../report.js';
 
-interface ApplyCliOptions extends DaemonOptions {
+interface ApplyCliOptions extends DaemonOptions, PatchOptions {
   output?: string;
   tag: string[];
   json?: boolean;
@@ -32,11 +32,11 @@ export function register(program: Command): void {
     .description('rebuild image NEW from image OLD and PATCH; load it into Docker and tag it, or write it with -o')
     .argument('<OLD>', 'the image the patch was made from: a docker save / OCI archive, or an image ID, short ID or name:tag in the daemon')
     .argument('<NEW>', 'the image ID the patch must produce (full or short); checked before any work')
-    .argument('<PATCH>', "the patch ('-' = stdin)")
+    .argument('<PATCH>', "the patch ('-' = stdin), or with --from-registry its registry reference")
     .option('-o, --output <file>', "write the new image as a docker save archive instead of loading it ('-' = stdout)")
     .option('-t, --tag <repo:tag>', 'tag the loaded image (repeatable; not with -o)', collect, [])
     .option('--json', 'print the result as JSON on stdout (not with -o -)');
-  for (const option of daemonOptions()) command.addOption(option);
+  for (const option of [...daemonOptions(), ...patchSourceOptions()]) command.addOption(option);
   command
     .addHelpText(
       'after',
@@ -55,7 +55,12 @@ writing anything, use \`verify\`.
 Examples:
   $ docker-patcher apply bb776ce48575 27a188018e18 nginx.patch -t nginx:1.15.12
   $ docker-patcher apply app-v1.tar 27a188018e18 app.patch -o app-v2.tar
-  $ curl -s https://example.invalid/app.patch | docker-patcher apply app:v1 27a188018e18 - -t app:v2`,
+  $ curl -s https://example.invalid/app.patch | docker-patcher apply app:v1 27a188018e18 - -t app:v2
+  $ docker-patcher apply app:1 27a188018e18 --from-registry registry.example/app@sha256:… -t app:2
+
+With --from-registry, PATCH is a registry reference (what \`push\` prints) and
+the patch blob streams from the registry into apply, its digest checked as
+it passes: nothing but the output is written.`,
     )
     .action(async (oldArg: string, newArg: string, patchPath: string, options: ApplyCliOptions, cmd: Command) => {
       // Devices are short of memory: a small young generation makes V8 free

@@ -7,13 +7,13 @@
 import { Command } from 'commander';
 import { applyPatch } from '../../delta/apply.js';
 import { nodeHasher } from '../../image/source.node.js';
-import { openApplyInputs } from '../apply-inputs.js';
+import { openApplyInputs, patchSourceOptions, type PatchOptions } from '../apply-inputs.js';
 import { daemonOptions, withTempDir, type DaemonOptions } from '../inputs.js';
 import { contextOf, type CliContext } from '../context.js';
 import { formatBytes } from '../progress.js';
 import { progressTo, shortId } from '../report.js';
 
-interface VerifyCliOptions extends DaemonOptions {
+interface VerifyCliOptions extends DaemonOptions, PatchOptions {
   json?: boolean;
 }
 
@@ -22,10 +22,10 @@ export function register(program: Command): void {
     .command('verify')
     .description('check that PATCH rebuilds its image from OLD, every digest included, writing nothing')
     .argument('<OLD>', 'the image the patch was made from: a docker save / OCI archive, or an image ID, short ID or name:tag in the daemon')
-    .argument('<PATCH>', "the patch ('-' = stdin)")
+    .argument('<PATCH>', "the patch ('-' = stdin), or with --from-registry its registry reference")
     .argument('[NEW]', 'the image ID the patch must produce (full or short), as apply takes it')
     .option('--json', 'print the result as JSON on stdout');
-  for (const option of daemonOptions()) command.addOption(option);
+  for (const option of [...daemonOptions(), ...patchSourceOptions()]) command.addOption(option);
   command
     .addHelpText(
       'after',
