@@ -1,4 +1,4 @@
-// Suffix-sort throughput: `node bench/sais.js [--runs N] [--sizes 8,32,128]
+// Suffix-sort throughput: `npm run bench:sais -- [options]` or `node bench/sais.js [--runs N] [--sizes 8,32,128]
 // [--old path/to/diffcore.wasm]`. Calls the core's suffixSort export directly
 // on random data, text (concatenated /usr/share/doc files), a real layer tar
 // (the nginx pair's base layer, unpacked from ../shared/images) and the
