@@ -4,7 +4,8 @@
  * Memory budget (bytes), for old size n and new size m:
  *   diff:  old n + SA 4n + new m + diff m + extra m + 256 KiB prefix table
  *          + 192 KiB of control chunk,
- *          plus SA-IS scratch of about n/8 + 2 KiB         => about 5.2n + 3m
+ *          plus SA-IS scratch: n/8 + 2 KiB, up to ~1.2n more when every
+ *          LMS substring repeats (sais.ts)   => 5.2n + 3m (at worst 6.4n + 3m)
  *   patch: old n + ctrl (12 per triple) + diff + extra + one output chunk
  *   inflateExact/gunzipExact of n compressed bytes: n + text + structure,
  *          where text <= maxOutput and structure <= maxStructure (the

@@ -65,4 +65,70 @@ describe('suffix array', () => {
       expect(aSmaller).toBe(true);
     }
   });
+
+  // Inputs that walk the branches of sais.ts: word boundaries of the type
+  // bits (lengths around 32 and 64), runs that fill whole buckets, periodic
+  // strings whose LMS substrings all repeat (the recursion on all of them, at
+  // i32 chars, possibly several levels deep), and repeated random blocks
+  // (unique and repeated LMS substrings mixed: the recursion on the repeated
+  // ones only).
+  it('matches a naive sort on every length 0..200 of all-equal, alternating and two-run strings', () => {
+    for (let n = 0; n <= 200; n++) {
+      const shapes = [
+        new Uint8Array(n).fill(9),
+        Uint8Array.from({ length: n }, (_, i) => i & 1),
+        Uint8Array.from({ length: n }, (_, i) => ((i & 1) ? 0 : 255)),
+        Uint8Array.from({ length: n }, (_, i) => (i < n / 2 ? 1 : 0)),
+        Uint8Array.from({ length: n }, (_, i) => (i % 3 === 2 ? 0 : 1)),
+      ];
+      for (const t of shapes) expect(Array.from(core.suffixArray(t))).toEqual(naiveSuffixArray(t));
+    }
+  });
+
+  it('matches a naive sort on Fibonacci, Thue-Morse and period-doubling words of many lengths', () => {
+    const fib = ['a', 'ab'];
+    while (fib[fib.length - 1].length < 5000) fib.push(fib[fib.length - 1] + fib[fib.length - 2]);
+    const fibWord = Uint8Array.from(fib[fib.length - 1], (ch) => ch.charCodeAt(0));
+    const popcount = (x: number) => { let c = 0; for (; x; x &= x - 1) c++; return c; };
+    const thueMorse = Uint8Array.from({ length: 5000 }, (_, i) => popcount(i) & 1);
+    const doubling = Uint8Array.from({ length: 5000 }, (_, i) => { let j = i + 1; let z = 0; while ((j & 1) === 0) { j >>= 1; z++; } return z & 1; });
+    for (const word of [fibWord, thueMorse, doubling]) {
+      for (const n of [1, 2, 3, 31, 32, 33, 63, 64, 65, 100, 255, 256, 257, 1000, 1597, 2584, 4181, 5000]) {
+        const t = word.subarray(0, n);
+        expect(Array.from(core.suffixArray(t))).toEqual(naiveSuffixArray(t));
+      }
+    }
+  });
+
+  it('matches a naive sort on repeated random blocks with a few edits (recursion on repeated LMS substrings)', () => {
+    const rand = uniform(1234);
+    for (let trial = 0; trial < 600; trial++) {
+      const n = Math.floor(rand() * (trial % 10 === 0 ? 4000 : 500));
+      const k = [2, 3, 4, 16, 256][trial % 5];
+      const block = Array.from({ length: 1 + Math.floor(rand() * 40) }, () => Math.floor(rand() * k));
+      const t = Uint8Array.from({ length: n }, (_, i) => block[i % block.length]);
+      for (let e = trial % 4; e > 0 && n > 0; e--) t[Math.floor(rand() * n)] = Math.floor(rand() * k);
+      expect(Array.from(core.suffixArray(t))).toEqual(naiveSuffixArray(t));
+    }
+  });
+
+  it('sorts mixed inputs of 200k bytes correctly (unique and repeated LMS substrings at i32 levels)', () => {
+    const rand = uniform(99);
+    const block = Uint8Array.from({ length: 30_000 }, () => Math.floor(rand() * 256));
+    const small = Uint8Array.from({ length: 70_000 }, () => Math.floor(rand() * 3));
+    const t = new Uint8Array(200_000);
+    t.set(block, 0); t.set(block, 30_000); t.set(small, 60_000); t.set(small.subarray(0, 50_000), 130_000);
+    for (let i = 180_000; i < t.length; i++) t[i] = Math.floor(rand() * 256);
+    const sa = core.suffixArray(t);
+    // An exact linear check: SA is a permutation, and neighbours a < b in it
+    // have t[a] < t[b], or t[a] = t[b] and suffix a+1 before suffix b+1.
+    const rank = new Int32Array(t.length + 1).fill(-1);
+    sa.forEach((p, i) => { rank[p] = i; });
+    expect(rank.subarray(0, t.length).includes(-1)).toBe(false);
+    for (let i = 1; i < sa.length; i++) {
+      const [a, b] = [sa[i - 1], sa[i]];
+      const ok = t[a] < t[b] || (t[a] === t[b] && (a + 1 === t.length || (b + 1 < t.length && rank[a + 1] < rank[b + 1])));
+      if (!ok) expect.fail(`suffixes ${a} and ${b} out of order at ${i}`);
+    }
+  });
 });
