@@ -355,7 +355,8 @@ export async function runImageCase(inputs: ImageInputs, seed: number, timeLimitM
   return runImagePatch(inputs, patch, what, timeLimitMs);
 }
 
-export async function runImagePatch(inputs: ImageInputs, patch: Uint8Array, what: string, timeLimitMs = 20_000): Promise<CaseResult> {
+/** Judge one patch; `onAccepted` gets the output a run with NEW accepted that is not NEW's bytes. */
+export async function runImagePatch(inputs: ImageInputs, patch: Uint8Array, what: string, timeLimitMs = 20_000, onAccepted?: (out: Uint8Array) => void): Promise<CaseResult> {
   let out: Uint8Array;
   try {
     out = await withTimeLimit(timeLimitMs, () => apply(inputs, patch, undefined));
@@ -373,6 +374,7 @@ export async function runImagePatch(inputs: ImageInputs, patch: Uint8Array, what
     if (c.outcome.startsWith('fail:')) return { what, ...c };
     return same ? { what, outcome: sameOutcome(same), detail: `${same}; refused with NEW: ${c.detail}` } : { what, outcome: 'wrong-output-unanchored', detail: c.detail };
   }
+  onAccepted?.(anchored);
   if (same) return { what, outcome: sameOutcome(same), detail: `${same}; accepted with NEW` };
   return { what, outcome: 'fail:wrong-output', detail: `accepted with NEW; output ${anchored.length} bytes, differs from NEW at ${firstDifference(anchored, inputs.neu)}` };
 }

@@ -168,7 +168,7 @@ function rawSectionEncoded(p: Uint8Array, start: number): Uint8Array {
 
 function classicFieldCase(rng: Rng, pair: Pair, which: number): { patch: Uint8Array; what: string } {
   const p = pair.patches[which].slice();
-  const fields = which === 0 ? ([['ctrl length', 8], ['diff length', 16], ['new size', 24]] as const) : ([['new size', 16]] as const);
+  const fields: Array<[string, number]> = which === 0 ? [['ctrl length', 8], ['diff length', 16], ['new size', 24]] : [['new size', 16]];
   const [name, at] = rng.pick(fields);
   const value = hostileSize(rng, u64(p, at));
   if (rng.chance(0.3)) {
