@@ -14,8 +14,10 @@
  *   order, and its stored bytes to the digest its manifest names;
  * - every blobs/sha256/<hex> entry hashes to its name;
  * - the archive holds one image (docker load would load any other too);
- * - docker load can read it: the archive ends in tar end blocks as Go's
- *   archive/tar reads them.
+ * - docker load can read it: every outer entry of a type its reader handles
+ *   (a file, link, directory or device: typeflags 0-6, not GNU's contiguous
+ *   '7' or vendor types, which parse here as files), and the archive ending in
+ *   tar end blocks as Go's archive/tar reads them.
  *
  * Memory: the tar headers (about 1 KB per outer entry) plus the captured
  * JSON entries (at most 16 MiB each, 64 MiB in all).
@@ -36,6 +38,9 @@ const MAX_CAPTURED = 64 * 1024 * 1024;
 const PREFIX = 4;
 /** Compressed bytes inflated per step when hashing a gzip layer. */
 const GZIP_STEP = 64 * 1024;
+
+/** Outer entry types docker load's untar handles (0 also stands for NUL: tar-header.ts reads it so). */
+const LOADABLE_TYPES = new Set('0123456');
 
 const mismatch = (message: string) => new PatcherError(ErrorCode.DigestMismatch, message);
 
@@ -149,6 +154,7 @@ export class NewImageCheck {
     checkEnd(end.trailer, size - end.offset);
     const digestAt = (e: TarEntryInfo) => this.#digests.get(e.dataOffset);
     for (const e of entries) {
+      if (!LOADABLE_TYPES.has(e.typeflag)) throw mismatch(`rebuilt ${e.name} has tar type ${JSON.stringify(e.typeflag)}, which docker load does not handle`);
       const blob = /^(?:\.\/)?blobs\/sha256\/([0-9a-f]{64})$/.exec(e.name);
       const d = digestAt(e);
       if (blob && e.type === 'file' && d?.sha256 !== `sha256:${blob[1]}`) throw mismatch(`rebuilt ${e.name} does not hash to its name`);

@@ -12,7 +12,8 @@
  * or its output is the same image (config digest NEW, same tags, every layer
  * matching its diff_id) in other archive bytes, never another image.
  * The table of which is which is printed. Archives docker load cannot read
- * (end blocks it takes for a corrupt header) must be refused: they are marked 'refused' below.
+ * (end blocks it takes for a corrupt header, entry types its untar does not
+ * handle) must be refused: they are marked 'refused' below.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -122,7 +123,8 @@ const FORGERIES: Array<[string, (p: ForgedPatch) => void, 'refused'?]> = [
   ['tar mtime of a layer.tar', (p) => tarField(p, index(p, isLayer), 136, '00000000001\0')],
   ['tar mode of the config', (p) => tarField(p, index(p, isConfig), 100, '0000777\0')],
   ['tar uname of manifest.json', (p) => tarField(p, index(p, (n) => n === 'manifest.json'), 265, 'evil\0')],
-  ['tar typeflag of a layer.tar: contiguous file (7)', (p) => tarField(p, index(p, isLayer), 156, '7')],
+  ['tar typeflag of a layer.tar: contiguous file (7)', (p) => tarField(p, index(p, isLayer), 156, '7'), 'refused'],
+  ['tar typeflag of repositories: a vendor type (X)', (p) => tarField(p, index(p, (n) => n === 'repositories'), 156, 'X'), 'refused'],
   ['tar typeflag of a layer.tar: hard link (1) to itself', (p) => tarField(p, index(p, isLayer), 156, '1')],
 ];
 
