@@ -16,7 +16,7 @@
  * the fly with esbuild, its imports of src/ pointed at dist/.
  */
 import { fork } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,7 +114,8 @@ function vmRssKb(pid) {
 
 /** Run `count` cases of `format` over `workers` children; returns the tally. */
 async function runFormat(childFile, format, count) {
-  const cacheDir = join(work, 'cache', format);
+  // Keyed by the build: a patch cached from another build of create would fuzz that build's format.
+  const cacheDir = join(work, 'cache', `${format}-${Math.floor(statSync(join(ROOT, 'dist/delta/create.js')).mtimeMs)}`);
   const tally = (running[format] = { cases: 0, counts: {}, msByOutcome: {}, failures: [], notes: [], ms: 0 });
   let next = firstSeed;
   const end = firstSeed + count;
