@@ -1,7 +1,8 @@
 /**
  * Fuzz targets: the single-file formats, through the real `patch` command
  * run in this process (buildProgram from src/cli, files in a scratch dir).
- *   raw      docker-patcher's DPRAW patches (src/format/raw.ts);
+ *   raw      docker-patcher's DPRAW patches (src/format/raw.ts): from our `diff`
+ *            command, and Debian bsdiff's delta in our format;
  *   classic  BSDIFF40 from Debian's bsdiff, ENDSLEY/BSDIFF43 both size encodings.
  * Inputs: three small pairs (text, binary, a few bytes). Each case is
  *   bytes   a byte-level mutation of the whole patch;
@@ -25,7 +26,7 @@ import { buildProgram } from '../../src/cli/program.js';
 import type { Delta } from '../../src/core/index.js';
 import { crc32 } from '../../src/format/checksum.js';
 import { decodeClassicPatch } from '../../src/format/classic.js';
-import { encodeRawPatch, encodeRawPatchOf } from '../../src/format/raw.js';
+import { decodeRawPatch, encodeRawPatch, encodeRawPatchOf } from '../../src/format/raw.js';
 import { bsdiff40Patch, bspatch, encodeBsdiff40, encodeBsdiff43, mutate, offtout, randomBytes } from '../format/helpers.js';
 import { hostileValue, mutateBytes } from './mutators.js';
 import { classifyError, firstDifference, sameBytes, withTimeLimit, HangError, type CaseResult } from './oracle.js';
@@ -39,9 +40,10 @@ interface Pair {
   neu: Uint8Array;
   oldPath: string;
   neuSha256: string;
-  delta: Delta;
-  /** raw: one patch; classic: BSDIFF40, BSDIFF43 (LE size), BSDIFF43 (BE size). */
+  /** raw: from `docker-patcher diff`, and Debian bsdiff's delta in our format; classic: BSDIFF40, BSDIFF43 (LE size), BSDIFF43 (BE size). */
   patches: Uint8Array[];
+  /** Each patch's delta (what forgeries start from). */
+  deltas: Delta[];
 }
 
 export interface SingleInputs {
@@ -67,15 +69,25 @@ function makePairs(): Array<[string, Uint8Array, Uint8Array]> {
 export async function loadSingleInputs(format: SingleFormat): Promise<SingleInputs> {
   const dir = mkdtempSync(join(tmpdir(), 'dp-fuzz-single-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const pairs = makePairs().map(([name, old, neu]) => {
+  const pairs: Pair[] = [];
+  for (const [name, old, neu] of makePairs()) {
     const bsdiff40 = bsdiff40Patch(old, neu);
     const delta = decodeClassicPatch(bsdiff40).delta;
     const oldPath = join(dir, `${name}.old`);
     writeFileSync(oldPath, old);
+    let patches: Uint8Array[];
+    if (format === 'raw') {
+      // Our own writer: the diff command, run as a user would.
+      const newPath = join(dir, `${name}.new`);
+      writeFileSync(newPath, neu);
+      await buildProgram().parseAsync(['-q', 'diff', oldPath, newPath, join(dir, `${name}.dp`)], { from: 'user' });
+      patches = [readFileSync(join(dir, `${name}.dp`)), encodeRawPatch(old, neu, delta)];
+    } else patches = [bsdiff40, encodeBsdiff43(delta, neu.length, 'le'), encodeBsdiff43(delta, neu.length, 'be')];
     // Plain Uint8Arrays: a Buffer's slice() is a view, and cases change their copies.
-    const patches = ( format === 'raw' ? [encodeRawPatch(old, neu, delta)] : [bsdiff40, encodeBsdiff43(delta, neu.length, 'le'), encodeBsdiff43(delta, neu.length, 'be')]).map((p) => new Uint8Array(p));
-    return { name, old, neu, oldPath, neuSha256: sha256hex(neu), delta, patches };
-  });
+    patches = patches.map((p) => new Uint8Array(p));
+    const deltas = format === 'raw' ? patches.map((p) => decodeRawPatch(p).delta) : patches.map(() => delta);
+    pairs.push({ name, old, neu, oldPath, neuSha256: sha256hex(neu), patches, deltas });
+  }
   return { format, dir, pairs };
 }
 
@@ -113,8 +125,8 @@ function hostileSize(rng: Rng, current: number): bigint {
   return typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : BigInt(current + rng.range(-3, 3));
 }
 
-function rawFieldCase(rng: Rng, pair: Pair): { patch: Uint8Array; what: string } {
-  const p = pair.patches[0].slice();
+function rawFieldCase(rng: Rng, pair: Pair, which: number): { patch: Uint8Array; what: string } {
+  const p = pair.patches[which].slice();
   const view = new DataView(p.buffer);
   const sections = rawSections(p);
   const kind = rng.weighted([
@@ -180,10 +192,11 @@ function classicFieldCase(rng: Rng, pair: Pair, which: number): { patch: Uint8Ar
 }
 
 /** Change the decoded delta; returns it and the new size the forged patch claims. */
-function forgeDelta(rng: Rng, pair: Pair): { delta: Delta; newSize: number; what: string } {
-  const ctrl = Int32Array.from(pair.delta.ctrl);
-  const diff = pair.delta.diff.slice();
-  let extra = pair.delta.extra.slice();
+function forgeDelta(rng: Rng, pair: Pair, which: number): { delta: Delta; newSize: number; what: string } {
+  const base = pair.deltas[which];
+  const ctrl = Int32Array.from(base.ctrl);
+  const diff = base.diff.slice();
+  let extra = base.extra.slice();
   let newSize = pair.neu.length;
   const triples = ctrl.length / 3;
   const kind = rng.weighted([
@@ -247,16 +260,16 @@ export function makeSingleCase(inputs: SingleInputs, seed: number): { pair: Pair
     [25, 'field'],
     [25, 'forge'],
   ] as const);
-  const label = `${pair.name}${inputs.format === 'classic' ? ` ${['BSDIFF40', 'BSDIFF43-le', 'BSDIFF43-be'][which]}` : ''}`;
+  const label = `${pair.name} ${(inputs.format === 'classic' ? ['BSDIFF40', 'BSDIFF43-le', 'BSDIFF43-be'] : ['diff', 'bsdiff-delta'])[which]}`;
   if (mode === 'bytes') {
     const m = mutateBytes(rng, base, hotOffsets(inputs.format, base));
     return { pair, patch: m.bytes, what: `${label}: ${m.what}` };
   }
   if (mode === 'field') {
-    const f = inputs.format === 'raw' ? rawFieldCase(rng, pair) : classicFieldCase(rng, pair, which);
+    const f = inputs.format === 'raw' ? rawFieldCase(rng, pair, which) : classicFieldCase(rng, pair, which);
     return { pair, patch: f.patch, what: `${label}: ${f.what}` };
   }
-  const { delta, newSize, what } = forgeDelta(rng, pair);
+  const { delta, newSize, what } = forgeDelta(rng, pair, which);
   if (inputs.format === 'classic') {
     const patch = which === 0 ? encodeBsdiff40(delta, newSize) : encodeBsdiff43(delta, newSize, which === 1 ? 'le' : 'be');
     return { pair, patch: new Uint8Array(patch), what: `${label}: forge: ${what}` };
