@@ -116,7 +116,7 @@ function vmRssKb(pid) {
 async function runFormat(childFile, format, count) {
   // Keyed by the build: a patch cached from another build of create would fuzz that build's format.
   const cacheDir = join(work, 'cache', `${format}-${Math.floor(statSync(join(ROOT, 'dist/delta/create.js')).mtimeMs)}`);
-  const tally = (running[format] = { cases: 0, counts: {}, msByOutcome: {}, failures: [], notes: [], ms: 0 });
+  const tally = (running[format] = { cases: 0, counts: {}, msByOutcome: {}, failures: [], notes: [], ms: 0, maxRssKb: 0 });
   let next = firstSeed;
   const end = firstSeed + count;
   const started = Date.now();
@@ -126,6 +126,7 @@ async function runFormat(childFile, format, count) {
     tally.cases++;
     tally.counts[r.outcome] = (tally.counts[r.outcome] ?? 0) + 1;
     if (r.ms !== undefined) tally.msByOutcome[r.outcome] = (tally.msByOutcome[r.outcome] ?? 0) + r.ms;
+    if (r.maxRssKb > tally.maxRssKb) tally.maxRssKb = r.maxRssKb;
     if (r.outcome.startsWith('fail:')) {
       tally.failures.push({ seed, outcome: r.outcome, what: r.what, detail: r.detail });
       if (!values.quiet) console.error(`  FAIL ${format} seed ${seed}: ${r.outcome}: ${r.what}: ${r.detail ?? ''}`);
@@ -206,7 +207,7 @@ async function runFormat(childFile, format, count) {
 }
 
 function report(format, t) {
-  const lines = [`${format}: ${t.cases} cases (of ${cases}) in ${(t.ms / 1000).toFixed(1)} s (${((t.cases * 1000) / Math.max(1, t.ms)).toFixed(1)} cases/s), seeds ${firstSeed}..${firstSeed + cases - 1}`];
+  const lines = [`${format}: ${t.cases} cases (of ${cases}) in ${(t.ms / 1000).toFixed(1)} s (${((t.cases * 1000) / Math.max(1, t.ms)).toFixed(1)} cases/s), seeds ${firstSeed}..${firstSeed + cases - 1}, peak child RSS ${(t.maxRssKb / 1024).toFixed(0)} MB`];
   const keys = Object.keys(t.counts).sort((a, b) => t.counts[b] - t.counts[a]);
   for (const k of keys) lines.push(`  ${k.padEnd(30)} ${String(t.counts[k]).padStart(8)}${t.msByOutcome[k] ? `   (mean ${(t.msByOutcome[k] / t.counts[k]).toFixed(0)} ms)` : ''}`);
   const failed = t.failures.length;

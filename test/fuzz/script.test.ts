@@ -18,7 +18,7 @@ describe('npm run fuzz', () => {
   it('runs N cases and prints the counts by outcome', () => {
     const r = fuzz(['--format', 'raw', '--cases', '40', '--seed', '7']);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^raw: 40 cases \(of 40\) in .* seeds 7\.\.46$/m);
+    expect(r.stdout).toMatch(/^raw: 40 cases \(of 40\) in .* seeds 7\.\.46, peak child RSS \d+ MB$/m);
     expect(r.stdout).toMatch(/error:BAD_PATCH\s+\d+/);
     expect(r.stdout).toMatch(/failures\s+0$/m);
   }, 120_000);
