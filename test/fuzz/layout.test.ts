@@ -67,6 +67,12 @@ const replaceText = (from: string, to: string) => (data: Uint8Array) => {
   expect(text).toContain(from);
   return enc.encode(text.replace(from, to));
 };
+/** `blocks` (each 512 bytes) in front of entry i's tar header. */
+const blocksBefore = (p: ForgedPatch, i: number, blocks: Uint8Array) => {
+  const e = p.entries[i];
+  e.tarHeader = Uint8Array.from([...blocks, ...e.tarHeader]);
+  p.header.new.archiveSize += blocks.length;
+};
 const setTrailer = (p: ForgedPatch, t: Uint8Array) => {
   p.header.new.archiveSize += t.length - p.trailer.length;
   p.trailer = t;
@@ -90,6 +96,10 @@ const FORGERIES: Array<[string, (p: ForgedPatch) => void, 'refused'?]> = [
   ['trailer: garbage after the end blocks', (p) => setTrailer(p, Uint8Array.from([...p.trailer, ...enc.encode('garbage after the end'.repeat(30))]))],
   ['trailer: a non-zero byte in the second end block', (p) => setTrailer(p, Uint8Array.from(p.trailer, (b, i) => (i === 700 ? 1 : b))), 'refused'],
   ['trailer: one zero block and part of another', (p) => setTrailer(p, new Uint8Array(700)), 'refused'],
+  ['a zero block before the last entry', (p) => blocksBefore(p, p.entries.length - 1, new Uint8Array(512)), 'refused'],
+  ['a zero block before manifest.json', (p) => blocksBefore(p, index(p, (n) => n === 'manifest.json'), new Uint8Array(512)), 'refused'],
+  ['two zero blocks before the last entry (repositories)', (p) => blocksBefore(p, p.entries.length - 1, new Uint8Array(1024))],
+  ['a block of garbage before a layer.tar', (p) => blocksBefore(p, index(p, isLayer), new Uint8Array(512).fill(0x41))],
   ['two layer.tar entries swapped', (p) => swap(p, index(p, isLayer), p.entries.length - 1 - [...p.entries].reverse().findIndex((e) => isLayer(e.record.name)))],
   ['a layer.tar swapped with its json', (p) => swap(p, index(p, isLayer), index(p, isLayer) - 1)],
   ['manifest.json moved to the front', (p) => p.entries.unshift(...p.entries.splice(index(p, (n) => n === 'manifest.json'), 1))],
