@@ -19,6 +19,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { asLiteral, dataOffsets, decodePatch, encodePatch, setData, type ForgedPatch } from '../delta/forge.js';
+import { hashBytes } from '../../src/image/hash.js';
+import { nodeHasher } from '../../src/image/source.node.js';
 import { loadImageInputs, runImagePatch, type ImageInputs } from './image.js';
 
 let inputs: ImageInputs;
@@ -137,6 +139,25 @@ const FORGERIES: Array<[string, (p: ForgedPatch) => void, 'refused'?]> = [
   ['tar typeflag of repositories: a vendor type (X)', (p) => tarField(p, index(p, (n) => n === 'repositories'), 156, 'X'), 'refused'],
   ['tar typeflag of a layer.tar: hard link (1) to itself', (p) => tarField(p, index(p, isLayer), 156, '1')],
 ];
+
+describe('a whole other image, every name and digest following', () => {
+  it('is accepted only without NEW (the header is the forger\'s word); with NEW it is refused', async () => {
+    const p = decodePatch(inputs.patch);
+    const c = index(p, isConfig);
+    const config = replaceText('"/app/bin/run.sh"', '"/app/bin/pwn.sh"')(p.entries[c].data!);
+    const hex = hashBytes(nodeHasher, config).slice('sha256:'.length);
+    const oldName = p.entries[c].record.name;
+    tarField(p, c, 0, `${hex}.json`);
+    p.entries[c].record.name = `${hex}.json`;
+    setData(p, c, config);
+    const m = index(p, (n) => n === 'manifest.json');
+    setData(p, m, replaceText(oldName, `${hex}.json`)(p.entries[m].data!));
+    p.header.new.imageId = `sha256:${hex}`;
+    const r = await runImagePatch(inputs, encodePatch(p), 'other image');
+    expect(r.outcome, r.detail).toBe('wrong-output-unanchored');
+    expect(r.detail).toMatch(/not .*ef00d94482b9/);
+  }, 60_000);
+});
 
 describe('layout forgeries with every digest recomputed, applied with NEW', () => {
   const table: string[] = [];
