@@ -207,7 +207,7 @@ async function runFormat(childFile, format, count) {
 }
 
 function report(format, t) {
-  const lines = [`${format}: ${t.cases} cases (of ${cases}) in ${(t.ms / 1000).toFixed(1)} s (${((t.cases * 1000) / Math.max(1, t.ms)).toFixed(1)} cases/s), seeds ${firstSeed}..${firstSeed + cases - 1}, peak child RSS ${(t.maxRssKb / 1024).toFixed(0)} MB`];
+  const lines = [`${format}: ${t.cases} cases (of ${cases}) in ${(t.ms / 1000).toFixed(1)} s (${((t.cases * 1000) / Math.max(1, t.ms)).toFixed(1)} cases/s), seeds ${firstSeed}..${firstSeed + (t.cases < cases ? t.cases : cases) - 1}, peak child RSS ${(t.maxRssKb / 1024).toFixed(0)} MB`];
   const keys = Object.keys(t.counts).sort((a, b) => t.counts[b] - t.counts[a]);
   for (const k of keys) lines.push(`  ${k.padEnd(30)} ${String(t.counts[k]).padStart(8)}${t.msByOutcome[k] ? `   (mean ${(t.msByOutcome[k] / t.counts[k]).toFixed(0)} ms)` : ''}`);
   const failed = t.failures.length;
