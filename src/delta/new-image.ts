@@ -13,7 +13,11 @@
  * - each layer's uncompressed bytes hash to the config's rootfs.diff_ids, in
  *   order, and its stored bytes to the digest its manifest names;
  * - every blobs/sha256/<hex> entry hashes to its name;
- * - the archive holds one image (docker load would load any other too).
+ * - the archive holds one image (docker load would load any other too);
+ * - docker load can read it: every outer entry of a type its reader handles
+ *   (a file, link, directory or device: typeflags 0-6, not GNU's contiguous
+ *   '7' or vendor types, which parse here as files), and the archive ending in
+ *   tar end blocks as Go's archive/tar reads them.
  *
  * Memory: the tar headers (about 1 KB per outer entry) plus the captured
  * JSON entries (at most 16 MiB each, 64 MiB in all).
@@ -34,6 +38,9 @@ const MAX_CAPTURED = 64 * 1024 * 1024;
 const PREFIX = 4;
 /** Compressed bytes inflated per step when hashing a gzip layer. */
 const GZIP_STEP = 64 * 1024;
+
+/** Outer entry types docker load's untar handles (0 also stands for NUL: tar-header.ts reads it so). */
+const LOADABLE_TYPES = new Set('0123456');
 
 const mismatch = (message: string) => new PatcherError(ErrorCode.DigestMismatch, message);
 
@@ -146,9 +153,11 @@ export class NewImageCheck {
   /** Check the rebuilt archive (`size` bytes, ending in `trailer`) against the new image ID. */
   async verify(trailer: Uint8Array, size: number): Promise<void> {
     const source = sparseSource([...this.#pieces, { at: size - trailer.length, bytes: trailer }], size);
-    const { entries } = await layout(() => indexTar(source));
+    const { entries, end } = await layout(() => indexTar(source));
+    checkEnd(end.trailer, size - end.offset);
     const digestAt = (e: TarEntryInfo) => this.#digests.get(e.dataOffset);
     for (const e of entries) {
+      if (!LOADABLE_TYPES.has(e.typeflag)) throw mismatch(`rebuilt ${e.name} has tar type ${JSON.stringify(e.typeflag)}, which docker load does not handle`);
       const blob = /^(?:\.\/)?blobs\/sha256\/([0-9a-f]{64})$/.exec(e.name);
       const d = digestAt(e);
       if (blob && e.type === 'file' && d?.sha256 !== `sha256:${blob[1]}`) throw mismatch(`rebuilt ${e.name} does not hash to its name`);
@@ -195,6 +204,19 @@ export class NewImageCheck {
     const digests = new Set(Array.isArray(index?.manifests) ? index.manifests.map((d: any) => String(d?.digest)) : []);
     if (index !== undefined && digests.size !== 1) throw mismatch('rebuilt index.json lists more than the new image');
   }
+}
+
+/**
+ * The end of the rebuilt archive must read as the end of a tar archive the
+ * way docker load's reader (Go's archive/tar) reads it: nothing, one zero
+ * block, or two zero blocks and then anything. A zero block followed by a
+ * non-zero or partial one is a corrupt archive there (`invalid tar header`),
+ * though the entries before it parse here.
+ */
+function checkEnd(trailer: Uint8Array, length: number): void {
+  const second = trailer.subarray(512, 1024);
+  if (length === 0 || length === 512 || (length >= 1024 && second.every((b) => b === 0))) return;
+  throw mismatch(`the rebuilt archive does not end in tar end blocks (${length} bytes after the last entry${length >= 1024 ? ', the second block not zero' : ''}): docker load would refuse it`);
 }
 
 /** Parse the rebuilt layout; any failure is a mismatch with what the patch promised. */
