@@ -23,7 +23,7 @@ import { openImageArchive, type ImageArchive } from '../image/archive.js';
 import { hashBytes, hashStream, type HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import { FORMAT_VERSION, FrameType, encodeFrame, encodeMagic } from '../format/image/frames.js';
-import { EntryCodec, LayoutDigest, LiteralCodec, encodeHeader, encodeJson, pack, toHex, type EndRecord, type EntryRecord, type PatchHeader } from '../format/image/container.js';
+import { EntryCodec, LayoutDigest, LiteralCodec, encodeHeader, encodeJson, pack, toHex, type EndRecord, type EntryRecord, type ImageIdentity, type PatchHeader } from '../format/image/container.js';
 import type { Piece } from '../format/image/window.js';
 import { createRunner } from './runner.node.js';
 import type { DiffRunner } from './diff-job.js';
@@ -100,6 +100,11 @@ function sharedPrefixEntries(old: ImageArchive, neu: ImageArchive): (name: strin
   return (name) => names.has(name) || dirs.some((d) => name === d || name.startsWith(d));
 }
 
+/** Both identities of an archive's image, as the header records them (no manifest digest for a legacy archive). */
+function identity(archive: ImageArchive): ImageIdentity {
+  return archive.manifestDigest ? { imageId: archive.imageId, manifestDigest: archive.manifestDigest } : { imageId: archive.imageId };
+}
+
 /** Create a patch that turns the old image into the new one; bytes go to `sink` in order. */
 export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: ByteSink, options: CreateOptions): Promise<PatchSummary> {
   const windowSize = checkWindowSize(options.windowSize ?? DEFAULT_WINDOW_SIZE);
@@ -111,9 +116,9 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
   const header: PatchHeader = {
     tool: 'docker-patcher',
     formatVersion: FORMAT_VERSION,
-    old: { imageId: old.archive.imageId, blobs: old.blobs },
+    old: { ...identity(old.archive), blobs: old.blobs },
     new: {
-      imageId: neu.imageId,
+      ...identity(neu),
       tags: neu.tags,
       kind: neu.kind,
       archiveSize: newSrc.size,
@@ -188,6 +193,8 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
     formatVersion: FORMAT_VERSION,
     oldImageId: old.archive.imageId,
     newImageId: neu.imageId,
+    ...(old.archive.manifestDigest ? { oldManifestDigest: old.archive.manifestDigest } : {}),
+    ...(neu.manifestDigest ? { newManifestDigest: neu.manifestDigest } : {}),
     newTags: neu.tags,
     newArchiveSize: newSrc.size,
     patchSize: written,

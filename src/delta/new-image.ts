@@ -25,7 +25,7 @@ import type { Hasher, HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import { indexTar, type TarEntryInfo } from '../image/tar.js';
 import { concatBytes } from '../format/bytes.js';
-import type { EntryRecord, OldBlob } from '../format/image/container.js';
+import type { EntryRecord, ImageIdentity, OldBlob } from '../format/image/container.js';
 
 /** An image's JSON documents (manifests, index, config) stay far below this (as archive.ts reads them). */
 const MAX_JSON = 16 * 1024 * 1024;
@@ -64,11 +64,17 @@ export class NewImageCheck {
   #captured = 0;
   #current: Current | undefined;
 
+  readonly imageId: string;
+  readonly manifestDigest: string | undefined;
+
   constructor(
     readonly hasher: HasherFactory,
-    readonly imageId: string,
+    identity: ImageIdentity,
     readonly expectNewId: string | undefined,
-  ) {}
+  ) {
+    this.imageId = identity.imageId;
+    this.manifestDigest = identity.manifestDigest;
+  }
 
   /** An entry with tar header `header` starts at archive offset `at`; a reused one names its old blob. */
   beginEntry(at: number, header: Uint8Array, record: EntryRecord, reused?: OldBlob): void {
@@ -161,7 +167,11 @@ export class NewImageCheck {
     if (image.imageId !== this.imageId) {
       throw new PatcherError(ErrorCode.WrongImage, `the rebuilt image's config (${how}) hashes to ${image.imageId}, not to the new image ${this.imageId}`);
     }
-    if (this.expectNewId !== undefined && !image.imageId.slice('sha256:'.length).startsWith(this.expectNewId.toLowerCase().replace(/^sha256:/, ''))) {
+    if (this.manifestDigest !== undefined && image.manifestDigest !== this.manifestDigest) {
+      throw new PatcherError(ErrorCode.WrongImage, `the rebuilt image's manifest is ${image.manifestDigest ?? 'missing'}, not the new image's ${this.manifestDigest}`);
+    }
+    const names = (id: string | undefined) => id !== undefined && id.slice('sha256:'.length).startsWith(this.expectNewId!.toLowerCase().replace(/^sha256:/, ''));
+    if (this.expectNewId !== undefined && !names(image.imageId) && !names(image.manifestDigest)) {
       throw new PatcherError(ErrorCode.WrongImage, `the rebuilt image is ${image.imageId}, not ${this.expectNewId}`);
     }
     image.layers.forEach((layer, i) => {

@@ -13,7 +13,8 @@ import { ErrorCode, PatcherError, badPatch } from '../../errors.js';
 import { crc32 } from '../crc32.js';
 
 export const PATCH_MAGIC = new Uint8Array([0x44, 0x50, 0x41, 0x54, 0x43, 0x48, 0x00]); // "DPATCH\0"
-export const FORMAT_VERSION = 1;
+/** 2: the header names both identities of each image (config digest, manifest digest). */
+export const FORMAT_VERSION = 2;
 /** Largest frame a reader accepts: a window's compressed sections stay far below. */
 export const MAX_FRAME = 256 * 1024 * 1024;
 
