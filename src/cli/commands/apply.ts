@@ -107,7 +107,7 @@ async function intoDaemon(ctx: CliContext, inputs: ApplyInputs, options: ApplyCl
   const client = await dockerClient(options);
   const result = await applyIntoDaemon(client, inputs.old, () => inputs.patch.stream(), {
     ...applyOptions,
-    expectedId: inputs.header.new.imageId,
+    expected: inputs.header.new,
     tags: options.tag,
     tempDir: dir,
     info: (message) => ctx.info(message),
