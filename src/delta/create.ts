@@ -85,7 +85,8 @@ async function planNewLayers(oldSrc: ByteSource, src: ByteSource, archive: Image
 
 /**
  * Outer entries of the layers the new image shares with the old one at the
- * same stack positions (a daemon holding the old image has exactly those):
+ * same stack positions, as the same blobs (a daemon holding the old image
+ * has exactly those; a containerd store by the same digests):
  * in the legacy layout the layer's whole directory, else the blob itself.
  */
 function sharedPrefixEntries(old: ImageArchive, neu: ImageArchive): (name: string) => boolean {
@@ -93,7 +94,9 @@ function sharedPrefixEntries(old: ImageArchive, neu: ImageArchive): (name: strin
   const dirs: string[] = [];
   for (let i = 0; i < neu.layers.length && i < old.layers.length; i++) {
     const layer = neu.layers[i];
-    if (layer.diffId !== old.layers[i].diffId || layer.compression !== 'none') break;
+    // A compressed layer is the same blob only under the same stored digest (the name a containerd store holds it by).
+    const sameBlob = layer.compression === 'none' || (layer.storedDigest !== undefined && layer.storedDigest === old.layers[i].storedDigest);
+    if (layer.diffId !== old.layers[i].diffId || !sameBlob) break;
     names.add(layer.entry.name);
     if (neu.kind === 'docker-legacy' && layer.entry.name.endsWith('/layer.tar')) dirs.push(layer.entry.name.slice(0, -'layer.tar'.length));
   }

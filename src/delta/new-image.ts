@@ -35,6 +35,9 @@ const PREFIX = 4;
 /** Compressed bytes inflated per step when hashing a gzip layer. */
 const GZIP_STEP = 64 * 1024;
 
+/** A stored (compressed) old blob is gzip: the only compression archive.ts reads. */
+const GZIP_MAGIC = new Uint8Array([0x1f, 0x8b]);
+
 const mismatch = (message: string) => new PatcherError(ErrorCode.DigestMismatch, message);
 
 interface EntryDigests {
@@ -82,7 +85,11 @@ export class NewImageCheck {
     const dataAt = at + header.length;
     this.#current = { dataAt, size: record.size, record, head: new Uint8Array(0), filled: 0 };
     // A reused stored blob was checked against its digest when read; its diff_id is the old image's.
-    if (reused?.stored) this.#digests.set(dataAt, { sha256: record.sha256, inflated: reused.diffId });
+    if (reused?.stored) {
+      this.#digests.set(dataAt, { sha256: record.sha256, inflated: reused.diffId });
+      // Its gzip magic, for when a partial archive leaves it out: its bytes are then never seen here (written, they replace this).
+      this.#pieces.push({ at: dataAt, bytes: GZIP_MAGIC });
+    }
   }
 
   /** The entry's data, in order (reused entries too, when written). */
