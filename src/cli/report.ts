@@ -35,8 +35,8 @@ const pct = (part: number, whole: number): string => (whole > 0 ? `${((100 * par
 export function formatSummary(s: PatchSummary): string {
   const lines = [
     `patch        ${formatBytes(s.patchSize)} (${s.patchSize} bytes), ${pct(s.patchSize, s.newArchiveSize)} of the new archive (${formatBytes(s.newArchiveSize)})`,
-    `from         ${s.oldImageId}`,
-    `to           ${s.newImageId}${s.newTags.length ? `  ${s.newTags.join(' ')}` : ''}`,
+    `from         ${s.oldImageId}${s.oldManifestDigest ? `  manifest ${shortId(s.oldManifestDigest)}` : ''}`,
+    `to           ${s.newImageId}${s.newManifestDigest ? `  manifest ${shortId(s.newManifestDigest)}` : ''}${s.newTags.length ? `  ${s.newTags.join(' ')}` : ''}`,
     `window       ${formatBytes(s.windowSize)}`,
     '',
     `${'KIND'.padEnd(8)} ${'SIZE'.padStart(11)} ${'IN PATCH'.padStart(11)} ${'SHARE'.padStart(7)}  ENTRY`,

@@ -29,7 +29,7 @@ import type { Hasher } from '../image/hash.js';
 import { paddingSize } from '../image/tar-header.js';
 import type { ByteSource } from '../image/source.js';
 import { FrameReader, FrameType, frameName, type Frame } from '../format/image/frames.js';
-import { EntryCodec, LayoutDigest, LiteralCodec, decodeEnd, fromHex, readHeader, type EntryRecord, type OldBlob, type PatchHeader } from '../format/image/container.js';
+import { EntryCodec, LayoutDigest, LiteralCodec, decodeEnd, fromHex, readHeader, describeIdentity, type EntryRecord, type ImageIdentity, type OldBlob, type PatchHeader } from '../format/image/container.js';
 import { decodeWindow } from '../format/image/window.js';
 import { decodeGzipDeltas, decodeGzipHead, gzipEntryLimits } from '../format/image/gzip-entry.js';
 import { VarintReader } from '../format/varint.js';
@@ -57,6 +57,17 @@ const bareId = (id: string): string => id.toLowerCase().replace(/^sha256:/, '');
 export function sameImageId(expected: string, imageId: string): boolean {
   const want = bareId(expected);
   return want.length >= MIN_ID_PREFIX && /^[0-9a-f]+$/.test(want) && bareId(imageId).startsWith(want);
+}
+
+/** Does `expected` name the image by either identity: its config digest or its manifest digest? */
+export function namesImage(expected: string, image: ImageIdentity): boolean {
+  return sameImageId(expected, image.imageId) || (image.manifestDigest !== undefined && sameImageId(expected, image.manifestDigest));
+}
+
+/** Two accounts of an image agree: same config digest, or same manifest digest (which pins the config). */
+export function sameIdentity(a: { imageId: string; manifestDigest?: string }, b: ImageIdentity): boolean {
+  const known = (d: string | undefined) => d !== undefined && (d === b.imageId || d === b.manifestDigest);
+  return known(a.imageId) || known(a.manifestDigest);
 }
 
 /** Refuse a NEW that cannot name an image: not hex, or too short to mean anything. */
@@ -115,17 +126,12 @@ export async function applyPatch(old: OldImageInput, patch: AsyncIterable<Uint8A
   checkNewId(header, options.expectNewId);
   const omitReused = !!options.omitReused;
   const needed = header.old.blobs.filter((b) => b.ranges.length > 0 || (b.whole && !omitReused));
-  const oldImage = await openOldImage(old, needed, options.hasher);
+  const oldImage = await openOldImage(old, needed, options.hasher, header.old);
   try {
-    if (oldImage.imageId === header.new.imageId && oldImage.imageId !== header.old.imageId) {
-      throw new PatcherError(ErrorCode.WrongImage, `the old image given is ${oldImage.imageId}, the image this patch makes: OLD and NEW look swapped (the patch is for old image ${header.old.imageId})`);
-    }
-    if (oldImage.imageId !== header.old.imageId) {
-      throw new PatcherError(ErrorCode.WrongImage, `this patch is for old image ${header.old.imageId}, but the old image given is ${oldImage.imageId}`);
-    }
+    checkOldImage(header, oldImage);
     const report = progressReporter(options.onProgress);
     const blobs = await fetchBlobs(header, oldImage, needed, report);
-    const check = new NewImageCheck(options.hasher, header.new.imageId, options.expectNewId);
+    const check = new NewImageCheck(options.hasher, header.new, options.expectNewId);
     const out = new Output(sink, options, report, header.new.archiveSize, check);
     const core = await loadCore();
     await rebuildEntries({ frames, header, blobs, core, out, literals: new LiteralCodec(), copyBuffer: new Uint8Array(OUT_CHUNK) }, omitReused, new LayoutDigest(options.hasher));
@@ -136,13 +142,24 @@ export async function applyPatch(old: OldImageInput, patch: AsyncIterable<Uint8A
   }
 }
 
-/** The header's new image must be the one the caller names (NEW given as the patch's OLD: swapped). */
+/** The header's new image must be the one the caller names, by either identity (NEW given as the patch's OLD: swapped). */
 function checkNewId(header: PatchHeader, expected: string | undefined): void {
-  if (expected === undefined || sameImageId(expected, header.new.imageId)) return;
-  if (sameImageId(expected, header.old.imageId)) {
-    throw new PatcherError(ErrorCode.WrongImage, `NEW ${expected} is the image this patch starts from, not the one it makes (${header.new.imageId}): OLD and NEW look swapped`);
+  if (expected === undefined || namesImage(expected, header.new)) return;
+  if (namesImage(expected, header.old)) {
+    throw new PatcherError(ErrorCode.WrongImage, `NEW ${expected} is the image this patch starts from, not the one it makes (${describeIdentity(header.new)}): OLD and NEW look swapped`);
   }
-  throw new PatcherError(ErrorCode.WrongImage, `this patch makes ${header.new.imageId}, not ${expected}`);
+  throw new PatcherError(ErrorCode.WrongImage, `this patch makes ${describeIdentity(header.new)}, not ${expected}`);
+}
+
+/** The old image given must be the patch's old image, by either identity. */
+function checkOldImage(header: PatchHeader, old: OldImage): void {
+  const given = { imageId: old.imageId, manifestDigest: old.manifestDigest };
+  if (sameIdentity(given, header.old)) return;
+  const shown = old.manifestDigest && old.manifestDigest !== old.imageId ? `${old.imageId} (manifest ${old.manifestDigest})` : old.imageId;
+  if (sameIdentity(given, header.new)) {
+    throw new PatcherError(ErrorCode.WrongImage, `the old image given is ${shown}, the image this patch makes: OLD and NEW look swapped (the patch is for old image ${describeIdentity(header.old)})`);
+  }
+  throw new PatcherError(ErrorCode.WrongImage, `this patch is for old image ${describeIdentity(header.old)}, but the old image given is ${shown}`);
 }
 
 /** The old layers the patch reads, verified; undefined where not needed. */

@@ -25,7 +25,7 @@ import { openImageArchive, type ImageArchive } from '../image/archive.js';
 import { hashBytes, hashStream, type HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import { FORMAT_VERSION, FrameType, encodeFrame, encodeMagic } from '../format/image/frames.js';
-import { EntryCodec, LayoutDigest, LiteralCodec, encodeHeader, encodeJson, pack, toHex, type EndRecord, type EntryRecord, type PatchHeader } from '../format/image/container.js';
+import { EntryCodec, LayoutDigest, LiteralCodec, encodeHeader, encodeJson, pack, toHex, type EndRecord, type EntryRecord, type ImageIdentity, type PatchHeader } from '../format/image/container.js';
 import type { Piece } from '../format/image/window.js';
 import { loadCore, type DiffCore, type ExactBudget } from '../core/index.js';
 import { gzipEntryLimits } from '../format/image/gzip-entry.js';
@@ -104,7 +104,8 @@ async function planNewLayers(oldSrc: ByteSource, src: ByteSource, archive: Image
 
 /**
  * Outer entries of the layers the new image shares with the old one at the
- * same stack positions (a daemon holding the old image has exactly those):
+ * same stack positions, as the same blobs (a daemon holding the old image
+ * has exactly those; a containerd store by the same digests):
  * in the legacy layout the layer's whole directory, else the blob itself.
  */
 function sharedPrefixEntries(old: ImageArchive, neu: ImageArchive): (name: string) => boolean {
@@ -112,11 +113,18 @@ function sharedPrefixEntries(old: ImageArchive, neu: ImageArchive): (name: strin
   const dirs: string[] = [];
   for (let i = 0; i < neu.layers.length && i < old.layers.length; i++) {
     const layer = neu.layers[i];
-    if (layer.diffId !== old.layers[i].diffId || layer.compression !== 'none') break;
+    // A compressed layer is the same blob only under the same stored digest (the name a containerd store holds it by).
+    const sameBlob = layer.compression === 'none' || (layer.storedDigest !== undefined && layer.storedDigest === old.layers[i].storedDigest);
+    if (layer.diffId !== old.layers[i].diffId || !sameBlob) break;
     names.add(layer.entry.name);
     if (neu.kind === 'docker-legacy' && layer.entry.name.endsWith('/layer.tar')) dirs.push(layer.entry.name.slice(0, -'layer.tar'.length));
   }
   return (name) => names.has(name) || dirs.some((d) => name === d || name.startsWith(d));
+}
+
+/** Both identities of an archive's image, as the header records them (no manifest digest for a legacy archive). */
+function identity(archive: ImageArchive): ImageIdentity {
+  return archive.manifestDigest ? { imageId: archive.imageId, manifestDigest: archive.manifestDigest } : { imageId: archive.imageId };
 }
 
 /** Create a patch that turns the old image into the new one; bytes go to `sink` in order. */
@@ -130,9 +138,9 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
   const header: PatchHeader = {
     tool: 'docker-patcher',
     formatVersion: FORMAT_VERSION,
-    old: { imageId: old.archive.imageId, blobs: old.blobs },
+    old: { ...identity(old.archive), blobs: old.blobs },
     new: {
-      imageId: neu.imageId,
+      ...identity(neu),
       tags: neu.tags,
       kind: neu.kind,
       archiveSize: newSrc.size,
@@ -211,6 +219,8 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
     formatVersion: FORMAT_VERSION,
     oldImageId: old.archive.imageId,
     newImageId: neu.imageId,
+    ...(old.archive.manifestDigest ? { oldManifestDigest: old.archive.manifestDigest } : {}),
+    ...(neu.manifestDigest ? { newManifestDigest: neu.manifestDigest } : {}),
     newTags: neu.tags,
     newArchiveSize: newSrc.size,
     patchSize: written,

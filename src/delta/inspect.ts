@@ -42,6 +42,8 @@ export async function inspectPatch(patch: AsyncIterable<Uint8Array>): Promise<Pa
       formatVersion: header.formatVersion,
       oldImageId: header.old.imageId,
       newImageId: header.new.imageId,
+      ...(header.old.manifestDigest ? { oldManifestDigest: header.old.manifestDigest } : {}),
+      ...(header.new.manifestDigest ? { newManifestDigest: header.new.manifestDigest } : {}),
       newTags: header.new.tags,
       newArchiveSize: header.new.archiveSize,
       patchSize: frames.offset,

@@ -29,7 +29,7 @@ import type { Hasher, HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import { indexTar, type TarEntryInfo } from '../image/tar.js';
 import { concatBytes } from '../format/bytes.js';
-import type { EntryRecord, OldBlob } from '../format/image/container.js';
+import type { EntryRecord, ImageIdentity, OldBlob } from '../format/image/container.js';
 
 /** An image's JSON documents (manifests, index, config) stay far below this (as archive.ts reads them). */
 const MAX_JSON = 16 * 1024 * 1024;
@@ -41,6 +41,8 @@ const GZIP_STEP = 64 * 1024;
 
 /** Outer entry types docker load's untar handles (0 also stands for NUL: tar-header.ts reads it so). */
 const LOADABLE_TYPES = new Set('0123456');
+/** A stored (compressed) old blob is gzip: the only compression archive.ts reads. */
+const GZIP_MAGIC = new Uint8Array([0x1f, 0x8b]);
 
 const mismatch = (message: string) => new PatcherError(ErrorCode.DigestMismatch, message);
 
@@ -71,11 +73,17 @@ export class NewImageCheck {
   #captured = 0;
   #current: Current | undefined;
 
+  readonly imageId: string;
+  readonly manifestDigest: string | undefined;
+
   constructor(
     readonly hasher: HasherFactory,
-    readonly imageId: string,
+    identity: ImageIdentity,
     readonly expectNewId: string | undefined,
-  ) {}
+  ) {
+    this.imageId = identity.imageId;
+    this.manifestDigest = identity.manifestDigest;
+  }
 
   /** An entry with tar header `header` starts at archive offset `at`; a reused one names its old blob. */
   beginEntry(at: number, header: Uint8Array, record: EntryRecord, reused?: OldBlob): void {
@@ -83,7 +91,11 @@ export class NewImageCheck {
     const dataAt = at + header.length;
     this.#current = { dataAt, size: record.size, record, head: new Uint8Array(0), filled: 0 };
     // A reused stored blob was checked against its digest when read; its diff_id is the old image's.
-    if (reused?.stored) this.#digests.set(dataAt, { sha256: record.sha256, inflated: reused.diffId });
+    if (reused?.stored) {
+      this.#digests.set(dataAt, { sha256: record.sha256, inflated: reused.diffId });
+      // Its gzip magic, for when a partial archive leaves it out: its bytes are then never seen here (written, they replace this).
+      this.#pieces.push({ at: dataAt, bytes: GZIP_MAGIC });
+    }
   }
 
   /** The entry's data, in order (reused entries too, when written). */
@@ -174,7 +186,11 @@ export class NewImageCheck {
     if (image.imageId !== this.imageId) {
       throw new PatcherError(ErrorCode.WrongImage, `the rebuilt image's config (${how}) hashes to ${image.imageId}, not to the new image ${this.imageId}`);
     }
-    if (this.expectNewId !== undefined && !image.imageId.slice('sha256:'.length).startsWith(this.expectNewId.toLowerCase().replace(/^sha256:/, ''))) {
+    if (this.manifestDigest !== undefined && image.manifestDigest !== this.manifestDigest) {
+      throw new PatcherError(ErrorCode.WrongImage, `the rebuilt image's manifest is ${image.manifestDigest ?? 'missing'}, not the new image's ${this.manifestDigest}`);
+    }
+    const names = (id: string | undefined) => id !== undefined && id.slice('sha256:'.length).startsWith(this.expectNewId!.toLowerCase().replace(/^sha256:/, ''));
+    if (this.expectNewId !== undefined && !names(image.imageId) && !names(image.manifestDigest)) {
       throw new PatcherError(ErrorCode.WrongImage, `the rebuilt image is ${image.imageId}, not ${this.expectNewId}`);
     }
     image.layers.forEach((layer, i) => {

@@ -10,11 +10,14 @@ import { ErrorCode, PatcherError, naming } from '../errors.js';
 import { openImageArchive } from '../image/archive.js';
 import { hashStream, type HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
-import type { OldBlob } from '../format/image/container.js';
+import type { ImageIdentity, OldBlob } from '../format/image/container.js';
 import { layerSource, sliceSource, streamReused } from '../image/layer-source.js';
 
 export interface OldImage {
+  /** The config digest, or (a daemon that could not tell) the ID the daemon uses. */
   readonly imageId: string;
+  /** The manifest digest, when known (an OCI-layout archive, Docker's containerd store). */
+  readonly manifestDigest?: string;
   /** The uncompressed layer with this diff_id, verified. */
   blob(blob: OldBlob): Promise<ByteSource>;
   close?(): Promise<void>;
@@ -28,17 +31,19 @@ export interface OldImage {
 export type OldImageInput = ByteSource | OldImageProvider;
 
 export interface OldImageProvider {
-  open(needed: OldBlob[]): Promise<OldImage>;
+  /** `expected`: the patch's old image, so a daemon that names images otherwise can tell which identity to check. */
+  open(needed: OldBlob[], expected?: ImageIdentity): Promise<OldImage>;
 }
 
-export async function openOldImage(input: OldImageInput, needed: OldBlob[], hasher: HasherFactory): Promise<OldImage> {
-  return 'open' in input ? input.open(needed) : archiveOldImage(input, hasher);
+export async function openOldImage(input: OldImageInput, needed: OldBlob[], hasher: HasherFactory, expected?: ImageIdentity): Promise<OldImage> {
+  return 'open' in input ? input.open(needed, expected) : archiveOldImage(input, hasher);
 }
 
 export async function archiveOldImage(src: ByteSource, hasher: HasherFactory): Promise<OldImage> {
   const archive = await naming('old image', () => openImageArchive(src, { hasher }));
   return {
     imageId: archive.imageId,
+    manifestDigest: archive.manifestDigest,
     async blob(need: OldBlob) {
       const i = archive.layers.findIndex((l) => l.diffId === need.diffId);
       if (i < 0) throw new PatcherError(ErrorCode.WrongImage, `old image lacks layer ${need.diffId}`);

@@ -88,6 +88,9 @@ export interface PatchSummary {
   formatVersion: number;
   oldImageId: string;
   newImageId: string;
+  /** The images' manifest digests (their IDs in Docker's containerd store), when their archives hold a manifest. */
+  oldManifestDigest?: string;
+  newManifestDigest?: string;
   newTags: string[];
   newArchiveSize: number;
   patchSize: number;

@@ -2,8 +2,11 @@
  * The device side above the Docker client: rebuild the new image with
  * applyPatch and hand it to the daemon, first as a partial archive (the
  * new image without the layers the daemon already holds; the classic store
- * accepts it, see test/docker/partial-load.test.ts) and, when the daemon
- * refuses it (containerd store, podman), as the full one.
+ * accepts it, see test/docker/partial-load.test.ts; the containerd store
+ * accepts an OCI layout without the blobs its content store holds under
+ * the same digests, docs/engines.md) and, when the daemon refuses it
+ * (podman; the containerd store for a legacy layout or blobs it lacks), as
+ * the full one.
  *
  * src/docker stays the Engine API client with load/save primitives; the
  * fallback policy and the driving of applyPatch live here.
@@ -19,9 +22,13 @@ import type { ApplyOptions, ApplyResult } from '../delta/types.js';
 import type { DockerClient } from '../docker/client.js';
 import { loadArchive } from '../docker/load.js';
 import { ErrorCode, PatcherError } from '../errors.js';
+import type { ImageIdentity } from '../format/image/container.js';
 
 export interface LoadWithFallbackOptions {
-  expectedId: string;
+  /** The new image by both identities (the daemon names it by the one it uses). */
+  expected?: ImageIdentity;
+  /** The new image's config digest alone, if `expected` is not given. */
+  expectedId?: string;
   tags: string[];
   /** Write the new image as a `docker save` archive (partial: without the layers reused from the old image); returns its path. */
   makeArchive: (partial: boolean) => Promise<string>;
@@ -34,12 +41,12 @@ export interface LoadWithFallbackOptions {
  * partial one. A refusal is a DOCKER error while the daemon still answers
  * (an unreachable daemon is not retried). The caller owns the archive files.
  */
-export async function loadWithFallback(client: DockerClient, opts: LoadWithFallbackOptions): Promise<{ partial: boolean }> {
-  const { expectedId, tags } = opts;
+export async function loadWithFallback(client: DockerClient, opts: LoadWithFallbackOptions): Promise<{ partial: boolean; loadedId: string }> {
+  const { tags } = opts;
+  const expected = opts.expected ?? { imageId: opts.expectedId ?? '' };
   const partialPath = await opts.makeArchive(true);
   try {
-    await loadArchive(client, partialPath, { expectedId, tags });
-    return { partial: true };
+    return { partial: true, loadedId: await loadArchive(client, partialPath, { expected, tags }) };
   } catch (err) {
     if (!(err instanceof PatcherError) || err.code !== ErrorCode.Docker) throw err;
     const alive = await client.ping().then(
@@ -50,13 +57,12 @@ export async function loadWithFallback(client: DockerClient, opts: LoadWithFallb
     opts.info?.(`daemon refused the partial archive (${err.message.replace(/^docker: /, '')}); sending the full image`);
   }
   const fullPath = await opts.makeArchive(false);
-  await loadArchive(client, fullPath, { expectedId, tags });
-  return { partial: false };
+  return { partial: false, loadedId: await loadArchive(client, fullPath, { expected, tags }) };
 }
 
 export interface ApplyIntoDaemonOptions extends ApplyOptions {
-  /** The image ID the patch makes (its header's), checked again after the load. */
-  expectedId: string;
+  /** The image the patch makes (its header's identities), checked again after the load. */
+  expected: ImageIdentity;
   tags: string[];
   /** A directory for the temporary archives; the caller removes it. */
   tempDir: string;
@@ -71,11 +77,11 @@ export async function applyIntoDaemon(
   old: OldImageInput,
   patch: () => AsyncIterable<Uint8Array>,
   options: ApplyIntoDaemonOptions,
-): Promise<ApplyResult & { partial: boolean }> {
-  const { expectedId, tags, tempDir, info, onLoad, ...applyOptions } = options;
+): Promise<ApplyResult & { partial: boolean; loadedId: string }> {
+  const { expected, tags, tempDir, info, onLoad, ...applyOptions } = options;
   let result: ApplyResult | undefined;
   const loaded = await loadWithFallback(client, {
-    expectedId,
+    expected,
     tags,
     info,
     makeArchive: async (partial) => {
@@ -85,7 +91,7 @@ export async function applyIntoDaemon(
       return path;
     },
   });
-  return { ...result!, partial: loaded.partial };
+  return { ...result!, partial: loaded.partial, loadedId: loaded.loadedId };
 }
 
 async function applyToFile(old: OldImageInput, patch: AsyncIterable<Uint8Array>, path: string, options: ApplyOptions): Promise<ApplyResult> {

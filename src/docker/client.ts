@@ -186,6 +186,19 @@ export class DockerClient {
     return info;
   }
 
+  /** GET /info: the daemon's system information, as JSON (storage driver, versions). */
+  async info(): Promise<Record<string, unknown>> {
+    const res = await this.#request('GET', '/info');
+    return JSON.parse(await this.#expectOk(res, '')) as Record<string, unknown>;
+  }
+
+  /** GET /images/json?all=1: the IDs of the images the daemon lists (what `docker images -a` shows). */
+  async listImageIds(): Promise<string[]> {
+    const res = await this.#request('GET', '/images/json?all=1');
+    const list = JSON.parse(await this.#expectOk(res, '')) as Array<{ Id?: string }> | null;
+    return (list ?? []).map((image) => String(image.Id));
+  }
+
   /**
    * The full image ID (`sha256:<64 hex>`) for a full ID, a short ID (hex
    * prefix, with or without `sha256:`) or a name[:tag]. A hex ref that the

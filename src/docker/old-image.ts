@@ -13,8 +13,10 @@
  * both layouts `docker save` writes (legacy `<id>/layer.tar`, OCI
  * `blobs/sha256/<hex>`), since both hold the layers uncompressed.
  *
- * Not handled: compressed layers inside the save stream (no daemon we know
- * writes them); such a layer is reported missing (WRONG_IMAGE).
+ * Compressed layers (the containerd store saves a pulled image's gzip
+ * blobs as they are) are found when the patch wants them as stored (its
+ * old archive held the same blobs); a patch that wants one uncompressed
+ * finds it missing (WRONG_IMAGE).
  *
  * Disk: the needed layers (plus, transiently, one same-size candidate).
  * Memory: one chunk of the save stream.
@@ -25,12 +27,13 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, PatcherError } from '../errors.js';
 import type { OldImage, OldImageProvider } from '../delta/old-image.js';
-import type { OldBlob } from '../format/image/container.js';
+import type { ImageIdentity, OldBlob } from '../format/image/container.js';
 import type { HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import { fileSource } from '../image/source.node.js';
 import { readTar } from '../image/tar.js';
 import type { DockerClient } from './client.js';
+import { configDigestOf, usesContainerdStore } from './identity.js';
 import { fsError, writeAll } from './save.js';
 
 export interface DaemonOldImageOptions {
@@ -46,26 +49,42 @@ function lacks(diffId: string): PatcherError {
 /** Image `ref` (full ID, short ID, name[:tag]) in the daemon behind `client`, as apply's old image. */
 export function daemonOldImage(client: DockerClient, ref: string, opts: DaemonOldImageOptions): OldImageProvider {
   return {
-    async open(needed: OldBlob[]): Promise<OldImage> {
-      const imageId = await client.resolveImage(ref);
-      const info = await client.inspectImage(imageId);
+    async open(needed: OldBlob[], expected?: ImageIdentity): Promise<OldImage> {
+      const daemonId = await client.resolveImage(ref);
+      const info = await client.inspectImage(daemonId);
+      const identity = await identify(client, daemonId, expected);
       const layers = new Set(info.RootFS.Layers);
       // Layers the image does not list cannot be in its save stream: do not read it for them.
+      // A compressed old blob is wanted as stored (the containerd store saves blobs as it holds them).
       const wanted = new Map<string, number>();
-      for (const blob of needed) if (layers.has(blob.diffId)) wanted.set(blob.diffId, blob.size);
-      const spool = wanted.size > 0 ? await spoolLayers(client, imageId, wanted, opts) : { dir: undefined, files: new Map() };
-      return spooledImage(imageId, spool.dir, spool.files);
+      for (const blob of needed) if (layers.has(blob.diffId)) wanted.set(blob.stored ?? blob.diffId, blob.size);
+      const spool = wanted.size > 0 ? await spoolLayers(client, daemonId, wanted, opts) : { dir: undefined, files: new Map() };
+      return spooledImage(identity, spool.dir, spool.files);
     },
   };
 }
 
+/**
+ * Both identities of the daemon's image `daemonId`, as far as they can be
+ * told: the ID the daemon uses is one of them (the config digest in the
+ * classic store and podman, the manifest digest in the containerd store).
+ * A manifest digest equal to the patch's pins its config too; any other ID
+ * in a containerd store is looked up in the image's manifest.
+ */
+async function identify(client: DockerClient, daemonId: string, expected?: ImageIdentity): Promise<{ imageId: string; manifestDigest?: string }> {
+  if (expected?.manifestDigest === daemonId) return { imageId: expected.imageId, manifestDigest: daemonId };
+  if (expected === undefined || expected.imageId === daemonId || !(await usesContainerdStore(client))) return { imageId: daemonId };
+  const config = await configDigestOf(client, daemonId);
+  return config ? { imageId: config, manifestDigest: daemonId } : { imageId: daemonId };
+}
+
 /** The OldImage over spooled layer files; close() removes them. */
-function spooledImage(imageId: string, dir: string | undefined, files: Map<string, string>): OldImage {
+function spooledImage(identity: { imageId: string; manifestDigest?: string }, dir: string | undefined, files: Map<string, string>): OldImage {
   const opened: ByteSource[] = [];
   return {
-    imageId,
+    ...identity,
     async blob(need: OldBlob): Promise<ByteSource> {
-      const path = files.get(need.diffId);
+      const path = files.get(need.stored ?? need.diffId);
       if (!path) throw lacks(need.diffId);
       const source = await fileSource(path);
       opened.push(source);
@@ -84,7 +103,8 @@ function spooledImage(imageId: string, dir: string | undefined, files: Map<strin
 
 /**
  * One pass over `docker save imageId`: spool the entries that hash to a
- * wanted diff_id (diffId -> size). Returns the temp dir and diffId -> path.
+ * wanted digest (the diff_id, or the stored digest of a compressed blob ->
+ * size). Returns the temp dir and digest -> path.
  */
 async function spoolLayers(
   client: DockerClient,

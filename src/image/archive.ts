@@ -41,6 +41,12 @@ export interface ImageArchive {
   kind: ArchiveKind;
   /** 'sha256:<hex>' of the config bytes. */
   imageId: string;
+  /**
+   * 'sha256:<hex>' of the manifest blob index.json points to (an OCI
+   * layout with one image): the containerd store's image ID and a
+   * registry's digest. Undefined for a legacy archive (it has no manifest).
+   */
+  manifestDigest?: string;
   config: Uint8Array;
   tags: string[];
   layers: LayerRef[];
@@ -216,7 +222,23 @@ export async function openImageArchive(src: ByteSource, opts: OpenArchiveOptions
     const names = entries.slice(0, 5).map((e) => e.name).join(', ');
     throw badImage(`not a docker save or OCI archive: found ${names || 'no entries'}${entries.length > 5 ? ', ...' : ''}`);
   }
-  return { ...image, entries, end };
+  const manifestDigest = has('index.json') && has('oci-layout') ? await indexDigest(ctx, image.imageId) : undefined;
+  return { ...image, ...(manifestDigest ? { manifestDigest } : {}), entries, end };
+}
+
+/**
+ * The one digest index.json names, checked against its blob, if that blob
+ * is a manifest of the image with config `imageId` (or an index: a
+ * multi-platform image is known by the index's digest).
+ */
+async function indexDigest(ctx: Ctx, imageId: string): Promise<string | undefined> {
+  const index = await readJson(ctx, 'index.json', 'index.json');
+  const digests = new Set<unknown>(Array.isArray(index?.manifests) ? index.manifests.map((d: any) => d?.digest) : []);
+  if (digests.size !== 1) return undefined;
+  const digest = [...digests][0];
+  const manifest = JSON.parse(new TextDecoder().decode(await readBlob(ctx, digest, 'manifest')));
+  const ok = INDEX_TYPES.includes(manifest?.mediaType) || manifest?.config?.digest === imageId;
+  return ok ? (digest as string) : undefined;
 }
 
 /** sha256 of a layer's stored bytes: from the layout, else computed once and cached. */

@@ -146,7 +146,7 @@ describe('loadWithFallback', () => {
       makeArchive: async (partial) => (calls.push(partial), write('pok.tar', image.archive)),
       info: (m) => notes.push(m),
     });
-    expect(result).toEqual({ partial: true });
+    expect(result).toEqual({ partial: true, loadedId: image.id });
     expect(calls).toEqual([true]);
     expect(notes).toEqual([]);
     expect(await idOf(`${repo}:pok2`)).toBe(image.id);
@@ -166,7 +166,7 @@ describe('loadWithFallback', () => {
       makeArchive: async (p) => (calls.push(p), write(p ? 'ref-partial.tar' : 'ref-full.tar', (p ? partial : full).archive)),
       info: (m) => notes.push(m),
     });
-    expect(result).toEqual({ partial: false });
+    expect(result).toEqual({ partial: false, loadedId: full.id });
     expect(calls).toEqual([true, false]);
     expect(notes).toHaveLength(1);
     expect(notes[0]).toMatch(/^daemon refused the partial archive \(image load failed: .+\); sending the full image$/);
@@ -229,7 +229,7 @@ describe('create -> apply from the daemon -> partial load', () => {
         return out;
       },
     });
-    expect(result).toEqual({ partial: true });
+    expect(result).toEqual({ partial: true, loadedId: v2.id });
     expect(fs.statSync(path.join(tmp, 'v2-partial.tar')).size).toBeLessThan(fs.statSync(newFile).size - base.length / 2);
     expect(fs.readdirSync(spool)).toEqual([]);
     const info = await client.inspectImage(`${repo}:v2-again`);

@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .command('apply')
     .description('rebuild image NEW from image OLD and PATCH; load it into Docker and tag it, or write it with -o')
     .argument('<OLD>', 'the image the patch was made from: a docker save / OCI archive, or an image ID, short ID or name:tag in the daemon')
-    .argument('<NEW>', 'the image ID the patch must produce (full or short); checked before any work')
+    .argument('<NEW>', 'the image ID the patch must produce, full or short: its config digest or its manifest digest (the containerd store\'s ID); checked before any work')
     .argument('<PATCH>', "the patch ('-' = stdin), or with --from-registry its registry reference")
     .option('-o, --output <file>', "write the new image as a docker save archive instead of loading it ('-' = stdout)")
     .option('-t, --tag <repo:tag>', 'tag the loaded image (repeatable; not with -o)', collect, [])
@@ -112,7 +112,7 @@ async function intoDaemon(ctx: CliContext, inputs: ApplyInputs, options: ApplyCl
   const client = await dockerClient(options);
   const result = await applyIntoDaemon(client, inputs.old, () => inputs.patch.stream(), {
     ...applyOptions,
-    expectedId: inputs.header.new.imageId,
+    expected: inputs.header.new,
     tags: options.tag,
     tempDir: dir,
     info: (message) => ctx.info(message),

@@ -1,7 +1,7 @@
 /**
  * The image patch's records, on top of frames.ts:
  *
- *   HEADER   JSON PatchHeader, deflated: both image IDs, the old blobs needed, the new
+ *   HEADER   JSON PatchHeader, deflated: both identities of both images, the old blobs needed, the new
  *            archive's size, the new layers' diff_ids
  *   ENTRY    one per outer tar entry of the new archive, in order: its
  *            JSON EntryRecord and exact tar header bytes (EntryCodec);
@@ -19,7 +19,7 @@ import { MAX_LITERAL_CHUNK, MAX_WINDOW_SIZE } from './limits.js';
 import { FrameType, type FrameReader } from './frames.js';
 import { checkEndRecord, checkEntryRecord, checkHeader, type EndRecord, type EntryRecord, type PatchHeader } from './records.js';
 
-export { checkHeader, MAX_TRAILER_SIZE, type EndRecord, type EntryKind, type EntryRecord, type OldBlob, type PatchHeader } from './records.js';
+export { checkHeader, describeIdentity, MAX_TRAILER_SIZE, type EndRecord, type EntryKind, type EntryRecord, type ImageIdentity, type OldBlob, type PatchHeader } from './records.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });

@@ -24,12 +24,29 @@ export interface OldBlob {
   ranges: Array<[number, number]>;
 }
 
+/**
+ * An image has two identities (format version 2): `imageId`, the sha256 of
+ * its config (the classic store's and podman's image ID), and
+ * `manifestDigest`, the sha256 of its manifest (the containerd store's image
+ * ID, and what a registry reference `repo@sha256:...` pins). The manifest
+ * digest is recorded when the archive holds a manifest (an OCI layout, as
+ * `docker save` writes since Docker 25); a legacy archive has none.
+ */
+export interface ImageIdentity {
+  imageId: string;
+  manifestDigest?: string;
+}
+
+/** 'sha256:<config> (manifest sha256:<manifest>)', or just the config digest: for messages. */
+export function describeIdentity(image: ImageIdentity): string {
+  return image.manifestDigest ? `${image.imageId} (manifest ${image.manifestDigest})` : image.imageId;
+}
+
 export interface PatchHeader {
   tool: 'docker-patcher';
   formatVersion: number;
-  old: { imageId: string; blobs: OldBlob[] };
-  new: {
-    imageId: string;
+  old: ImageIdentity & { blobs: OldBlob[] };
+  new: ImageIdentity & {
     tags: string[];
     kind: string;
     archiveSize: number;
@@ -155,9 +172,11 @@ export function checkHeader(value: unknown, maxWindowSize: number): PatchHeader 
   if (h.value.windowSize === 0) h.fail('windowSize', `an integer from 1 to ${maxWindowSize}`);
   const old = h.object('old');
   old.digest('imageId');
+  old.digest('manifestDigest', true);
   old.list('blobs').forEach((b, i) => checkOldBlob(Fields.of(`header old blob ${i}`, b)));
   const neu = h.object('new');
   neu.digest('imageId');
+  neu.digest('manifestDigest', true);
   neu.list('tags').forEach((t, i) => typeof t !== 'string' && neu.fail(`tags[${i}]`, 'a string'));
   neu.oneOf('kind', ARCHIVE_KINDS);
   neu.count('archiveSize');
