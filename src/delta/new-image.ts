@@ -75,14 +75,17 @@ export class NewImageCheck {
 
   readonly imageId: string;
   readonly manifestDigest: string | undefined;
+  /** The tags the header names: what apply reports, so what docker load may set. */
+  readonly tags: string[];
 
   constructor(
     readonly hasher: HasherFactory,
-    identity: ImageIdentity,
+    identity: ImageIdentity & { tags: string[] },
     readonly expectNewId: string | undefined,
   ) {
     this.imageId = identity.imageId;
     this.manifestDigest = identity.manifestDigest;
+    this.tags = identity.tags;
   }
 
   /** An entry with tar header `header` starts at archive offset `at`; a reused one names its old blob. */
@@ -183,6 +186,9 @@ export class NewImageCheck {
 
   #checkImage(image: ImageArchive, digestAt: (e: TarEntryInfo) => EntryDigests | undefined): void {
     const how = image.kind === 'oci-archive' ? 'through index.json' : 'through manifest.json';
+    // docker load sets the archive's tags: they must be the ones apply reports, never others a patch slipped in.
+    const named = sameTags(image.tags, this.tags);
+    if (!named) throw mismatch(`rebuilt archive tags the image ${JSON.stringify(image.tags)} (${how}), the patch says ${JSON.stringify(this.tags)}`);
     if (image.imageId !== this.imageId) {
       throw new PatcherError(ErrorCode.WrongImage, `the rebuilt image's config (${how}) hashes to ${image.imageId}, not to the new image ${this.imageId}`);
     }
@@ -264,4 +270,13 @@ function sparseSource(pieces: Array<{ at: number; bytes: Uint8Array }>, size: nu
     },
   };
   return source;
+}
+
+/** Docker names a Hub image with or without its registry prefix: compare them without it. */
+const shortTag = (tag: string): string => tag.replace(/^docker\.io\/(library\/)?/, '');
+
+/** The same set of tags, however each is spelled. */
+function sameTags(a: readonly string[], b: readonly string[]): boolean {
+  const [x, y] = [new Set(a.map(shortTag)), new Set(b.map(shortTag))];
+  return x.size === y.size && [...x].every((t) => y.has(t));
 }

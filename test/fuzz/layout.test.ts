@@ -9,7 +9,7 @@
  * diff_ids and the manifest; bytes of the archive that do not name the
  * image (ordering, tar metadata, legacy v1 files, end blocks) are not tied,
  * so some of these are accepted. The property held here: each is refused,
- * or its output is the same image (config digest NEW, same tags, every layer
+ * or its output is the same image (config digest NEW, the tags apply reports, every layer
  * matching its diff_id) in other archive bytes, never another image.
  * The table of which is which is printed. Archives docker load cannot read
  * (end blocks it takes for a corrupt header, entry types its untar does not
@@ -127,7 +127,9 @@ const FORGERIES: Array<[string, (p: ForgedPatch) => void, 'refused'?]> = [
   })],
   ['a second config (same name) at the end, Cmd changed', (p) => shadow(p, index(p, isConfig), replaceText('"/app/bin/run.sh"', '"/app/bin/pwn.sh"'))],
   ['a second layer.tar (same name) at the end, one byte changed', (p) => shadow(p, index(p, isLayer), (d) => ((d[1000] ^= 1), d))],
-  ['manifest.json RepoTags changed', (p) => setData(p, index(p, (n) => n === 'manifest.json'), replaceText('dp-fixture/small:v2', 'dp-fixture/evil:v2')(p.entries[index(p, (n) => n === 'manifest.json')].data!))],
+  // The archive's tags must be the header's (what apply reports): docker load would set them.
+  ['manifest.json RepoTags changed', (p) => setData(p, index(p, (n) => n === 'manifest.json'), replaceText('dp-fixture/small:v2', 'dp-fixture/evil:v2')(p.entries[index(p, (n) => n === 'manifest.json')].data!)), 'refused'],
+  // Tags are the patch author's word, like the header: accepted, and reported by apply as the tags it loads.
   ['manifest.json RepoTags changed, header tags too', (p) => {
     setData(p, index(p, (n) => n === 'manifest.json'), replaceText('dp-fixture/small:v2', 'dp-fixture/evil:v2')(p.entries[index(p, (n) => n === 'manifest.json')].data!));
     p.header.new.tags = ['dp-fixture/evil:v2'];
