@@ -39,10 +39,10 @@ function unpackPair(imagesDir, file, cacheDir) {
   return { name, oldPath: join(dir, oldTar), newPath: join(dir, newTar) };
 }
 
-/** The image ID (config digest) of the first image in a legacy `docker save` archive. */
+/** The image ID (config digest) of the first image in a `docker save` archive, legacy (`<id>.json`) or OCI layout (`blobs/sha256/<id>`). */
 export function imageIdOf(archive) {
   const manifest = JSON.parse(execFileSync('tar', ['-xOf', archive, 'manifest.json'], { encoding: 'utf8' }));
-  return `sha256:${manifest[0].Config.replace(/\.json$/, '')}`;
+  return `sha256:${manifest[0].Config.replace(/^blobs\/sha256\//, '').replace(/\.json$/, '')}`;
 }
 
 /** cmp(1): true when the two files are byte-identical. */
