@@ -25,18 +25,36 @@ import { build } from 'esbuild';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-const { values } = parseArgs({
-  options: {
-    cases: { type: 'string', default: '1000' },
-    format: { type: 'string' },
-    seed: { type: 'string', default: '1' },
-    'time-limit-ms': { type: 'string', default: '30000' },
-    'rss-mb': { type: 'string', default: '768' },
-    workers: { type: 'string', default: '1' },
-    json: { type: 'string' },
-    quiet: { type: 'boolean', default: false },
-  },
-});
+/** The comment at the top of this file, as --help prints it. */
+function usage() {
+  const text = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+  return text.slice(text.indexOf('/**') + 3, text.indexOf('*/')).replace(/^ \* ?/gm, '').trim();
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      help: { type: 'boolean', short: 'h', default: false },
+      cases: { type: 'string', default: '1000' },
+      format: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      'time-limit-ms': { type: 'string', default: '30000' },
+      'rss-mb': { type: 'string', default: '768' },
+      workers: { type: 'string', default: '1' },
+      json: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+    },
+  });
+} catch (err) {
+  console.error(`fuzz: ${err.message.split('\n')[0]}\n\n${usage()}`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  console.log(usage());
+  process.exit(0);
+}
 const int = (name) => {
   const v = Number(values[name]);
   if (!Number.isSafeInteger(v) || v < 0) {
