@@ -15,7 +15,9 @@ import { crc32 } from '../crc32.js';
 export const PATCH_MAGIC = new Uint8Array([0x44, 0x50, 0x41, 0x54, 0x43, 0x48, 0x00]); // "DPATCH\0"
 /**
  * Version 2: GZIP frames (a .gz file inside a changed layer rebuilt through
- * its exact form, gzip-entry.ts). A reader refuses every other version.
+ * its exact form, gzip-entry.ts) and entry records with `goGzip` (a gzip
+ * layer blob rebuilt by re-compressing its tar, records.ts). A reader
+ * refuses every other version.
  */
 export const FORMAT_VERSION = 2;
 /** Largest frame a reader accepts: a window's compressed sections stay far below. */
