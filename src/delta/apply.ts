@@ -16,6 +16,13 @@
  * are decoded to their exact form, its text and structure patched, and the
  * result re-encoded and checked against the file's own sha256.
  *
+ * An entry with a goGzip record is a gzip layer blob: its windows rebuild
+ * the tar into a core of its own (checked against the diff_id), Go's gzip
+ * model compresses it, and the blob is checked against its sha256 before
+ * any byte of it goes out. That holds the whole tar plus the compressed
+ * blob in the core's memory (the model is not streaming), on top of the
+ * old layer, which is inflated whole when it is stored gzip.
+ *
  * Memory: one window at a time: its reference (the old bytes it names,
  * about the window size), its inflated delta (at most the window size), one
  * 1 MiB output chunk, and the WASM core's copy of the reference and delta.

@@ -6,6 +6,11 @@
  *    plan its windows against the old files (plan.ts).
  *    A changed gzip file with a gzip twin, both re-encoding exactly from
  *    their decoded form, is diffed decoded (a GZIP frame, diff-job.ts).
+ *    A changed gzip layer blob that Go's compress/gzip model (the core's
+ *    goGzipParams) rebuilds byte for byte, its tar at most
+ *    MAX_GO_GZIP_TEXT, is planned as its tar; the record keeps the level
+ *    and member header (goGzip). Any other compressed layer is carried as
+ *    stored (a LITERAL entry).
  * 3. Write the header (what apply will need of the old image), then one
  *    record per outer entry of the new archive, in its order; changed
  *    layers' windows are diffed on worker threads, written in order.
