@@ -49,7 +49,7 @@ export function formatSummary(s: PatchSummary): string {
       smallBytes += e.patchBytes;
       continue;
     }
-    lines.push(`${e.kind.padEnd(8)} ${formatBytes(e.size).padStart(11)} ${formatBytes(e.patchBytes).padStart(11)} ${pct(e.patchBytes, e.size).padStart(7)}  ${e.name}`);
+    lines.push(`${e.kind.padEnd(8)} ${formatBytes(e.size).padStart(11)} ${formatBytes(e.patchBytes).padStart(11)} ${pct(e.patchBytes, e.size).padStart(7)}  ${e.name}${e.compressed ? ` (${e.compressed}, tar diffed inside)` : ''}`);
     for (const g of e.gzip ?? []) {
       lines.push(`${'  gzip'.padEnd(8)} ${formatBytes(g.size).padStart(11)} ${formatBytes(g.patchBytes).padStart(11)} ${pct(g.patchBytes, g.size).padStart(7)}    ${g.name} (diffed decoded, ${g.patchBytes} bytes)`);
     }

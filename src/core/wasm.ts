@@ -82,6 +82,12 @@ export interface DiffCore {
   /** A gzip member as Go's compress/gzip writes it (header bytes from params, or Go's default header). */
   goGzipExact(text: Uint8Array, params: GoFlateParams): Uint8Array;
   /**
+   * goGzipExact with the text written straight into the core's memory (no
+   * copy of it in JS): fill `text`, then run() returns the member, a view
+   * valid until the core's next call.
+   */
+  prepareGoGzip(textSize: number, params: GoFlateParams): PreparedGoGzip;
+  /**
    * The parameters under which goGzipExact rebuilds `bytes` byte for byte
    * (one gzip member, nothing after it), or null when none does (or the
    * stream is invalid or over the budget).
@@ -105,6 +111,11 @@ export interface GoFlateParams {
 export interface GoGzipMatch {
   params: GoFlateParams & { header: Uint8Array };
   text: Uint8Array;
+}
+
+export interface PreparedGoGzip {
+  text: Uint8Array;
+  run(): Uint8Array;
 }
 
 export interface PreparedDiff {
@@ -232,6 +243,13 @@ export async function loadCore(): Promise<DiffCore> {
     },
   });
   return new WasmCore(instance.exports as unknown as CoreExports);
+}
+
+function checkGoInput(level: number, textSize: number): void {
+  if (!Number.isInteger(level) || level < -2 || level > 9) {
+    throw new PatcherError(ErrorCode.Usage, `Go deflate level ${level} does not exist (want -2..9)`);
+  }
+  if (!Number.isSafeInteger(textSize) || textSize < 0 || textSize > 0x7fffffff) throw new PatcherError(ErrorCode.Usage, 'text too large for the Go deflate model');
 }
 
 function checkNewSize(newSize: number): void {
@@ -455,12 +473,30 @@ class WasmCore implements DiffCore {
    * Go's deflate (gzip when `header` is given) of `text`. With `expect`,
    * compares instead: true when the output is exactly `expect`, else false.
    */
+  prepareGoGzip(textSize: number, params: GoFlateParams): PreparedGoGzip {
+    checkGoInput(params.level, textSize);
+    const { level } = params;
+    const hdr = params.header ?? goDefaultHeader(level);
+    const cap = hdr.length + textSize + (textSize >> 3) + 1024;
+    const textPtr = this.#base;
+    const hdrPtr = align16(textPtr + textSize);
+    const outPtr = align16(hdrPtr + hdr.length);
+    const scratch = align16(outPtr + cap);
+    this.#reserve(scratch + GO_SCRATCH);
+    this.#bytes(hdrPtr, hdr.length).set(hdr);
+    return {
+      text: this.#bytes(textPtr, textSize),
+      run: () => {
+        const r = this.#ex.goGzip(textPtr, textSize, level, hdrPtr, hdr.length, outPtr, cap, 0, scratch);
+        if (r < 0) throw new PatcherError(ErrorCode.Core, `Go deflate model failed (error ${r})`);
+        return this.#bytes(outPtr, r);
+      },
+    };
+  }
+
   #goEncode(text: Uint8Array, params: GoFlateParams, header: Uint8Array | null, expect: Uint8Array | null): Uint8Array | boolean {
     const { level } = params;
-    if (!Number.isInteger(level) || level < -2 || level > 9) {
-      throw new PatcherError(ErrorCode.Usage, `Go deflate level ${level} does not exist (want -2..9)`);
-    }
-    if (text.length > 0x7fffffff) throw new PatcherError(ErrorCode.Usage, 'text too large for the Go deflate model');
+    checkGoInput(level, text.length);
     const hdr = header ?? new Uint8Array(0);
     // Go never writes more than stored blocks' 5 bytes per 16 KiB (or fixed
     // Huffman's 9 bits a byte when a block can no longer be stored).

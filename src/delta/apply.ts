@@ -16,6 +16,13 @@
  * are decoded to their exact form, its text and structure patched, and the
  * result re-encoded and checked against the file's own sha256.
  *
+ * An entry with a goGzip record is a gzip layer blob: its windows rebuild
+ * the tar into a core of its own (checked against the diff_id), Go's gzip
+ * model compresses it, and the blob is checked against its sha256 before
+ * any byte of it goes out. That holds the whole tar plus the compressed
+ * blob in the core's memory (the model is not streaming), on top of the
+ * old layer, which is inflated whole when it is stored gzip.
+ *
  * Memory: one window at a time: its reference (the old bytes it names,
  * about the window size), its inflated delta (at most the window size), one
  * 1 MiB output chunk, and the WASM core's copy of the reference and delta.
@@ -180,6 +187,9 @@ async function fetchBlobs(header: PatchHeader, old: OldImage, needed: OldBlob[],
   return out;
 }
 
+/** Where a rebuilt stretch of an entry's data goes. */
+type Write = (bytes: Uint8Array) => Promise<void>;
+
 /** What rebuilding the entries needs, passed down as one. */
 interface Rebuild {
   frames: FrameReader;
@@ -248,28 +258,78 @@ async function rebuildData(r: Rebuild, record: EntryRecord, skip: boolean): Prom
     else for await (const chunk of streamReused(blobAt(blobs, record.blob!), 0, blob.size, r.copyBuffer)) await out.write(chunk);
     return frames.next();
   }
+  if (record.goGzip) return rebuildGoGzip(r, record, skip);
+  return rebuildFrames(r, record, record.size, (bytes) => out.write(bytes, skip));
+}
+
+/** Rebuild `size` bytes of `record`'s data from the frames that follow it, in order, through `write`; returns the next frame. */
+async function rebuildFrames(r: Rebuild, record: EntryRecord, size: number, write: Write): Promise<Frame | null> {
   let made = 0;
-  let frame = await frames.next();
+  let frame = await r.frames.next();
   const wanted = record.kind === 'literal' ? [FrameType.Literal] : record.kind === 'delta' ? [FrameType.Window, FrameType.Gzip] : [];
-  while (frame && (wanted as number[]).includes(frame.type) && made < record.size) {
+  while (frame && (wanted as number[]).includes(frame.type) && made < size) {
     if (frame.type === FrameType.Literal) {
-      const data = r.literals.decode(frame.payload, record.size - made);
-      await out.write(data, skip);
+      const data = r.literals.decode(frame.payload, size - made);
+      await write(data);
       made += data.length;
     } else if (frame.type === FrameType.Gzip) {
-      made += await writeGzip(r, frame.payload, record.size - made, skip);
+      made += await writeGzip(r, frame.payload, size - made, write);
     } else {
-      made += await writeWindow(r, frame.payload, record.size - made, skip);
+      made += await writeWindow(r, frame.payload, size - made, write);
     }
-    frame = await frames.next();
+    frame = await r.frames.next();
   }
-  if (made !== record.size) throw badPatch(`entry ${record.name}: rebuilt ${made} of ${record.size} bytes`);
+  if (made !== size) throw badPatch(`entry ${record.name}: rebuilt ${made} of ${size} bytes`);
+  return frame;
+}
+
+/**
+ * A gzip layer blob rebuilt by re-compression: the windows rebuild its tar
+ * into memory (checked against the diff_id), Go's gzip model compresses it,
+ * and the blob is checked against its sha256 before any of it is written.
+ */
+async function rebuildGoGzip(r: Rebuild, record: EntryRecord, skip: boolean): Promise<Frame | null> {
+  const go = record.goGzip!;
+  // A core of its own: the tar is rebuilt straight into its memory (no JS
+  // copy) while the windows use r.core; it is dropped when this returns.
+  const goCore = await loadCore();
+  let prepared;
+  try {
+    prepared = goCore.prepareGoGzip(go.textSize, { level: go.level, header: fromHex(go.header, 'goGzip header') });
+  } catch (err) {
+    if (err instanceof PatcherError) throw badPatch(`entry ${record.name}: ${err.message}`);
+    throw err;
+  }
+  const text = prepared.text;
+  const tarHash = r.out.options.hasher();
+  let at = 0;
+  const frame = await rebuildFrames(r, record, go.textSize, async (bytes) => {
+    text.set(bytes, at);
+    tarHash.update(bytes);
+    at += bytes.length;
+  });
+  const diffId = tarHash.digest();
+  if (diffId !== record.diffId) throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt tar of ${record.name} has diff_id ${diffId}, patch promised ${record.diffId}`);
+  let blob: Uint8Array;
+  try {
+    blob = prepared.run();
+  } catch (err) {
+    if (err instanceof PatcherError) throw badPatch(`entry ${record.name}: gzip re-compression failed (${err.message})`);
+    throw err;
+  }
+  const digest = r.out.options.hasher();
+  digest.update(blob);
+  const sha256 = digest.digest();
+  if (blob.length !== record.size || sha256 !== record.sha256) {
+    throw new PatcherError(ErrorCode.DigestMismatch, `re-compressed ${record.name} does not match: ${blob.length} bytes ${sha256}, patch promised ${record.size} bytes ${record.sha256} (level ${go.level})`);
+  }
+  for (let i = 0; i < blob.length; i += OUT_CHUNK) await r.out.write(blob.subarray(i, i + OUT_CHUNK), skip);
   return frame;
 }
 
 /** Rebuild one gzip file from its old twin's exact form and a GZIP frame; returns its size. */
-async function writeGzip(r: Rebuild, payload: Uint8Array, room: number, skip: boolean): Promise<number> {
-  const { header, blobs, core, out } = r;
+async function writeGzip(r: Rebuild, payload: Uint8Array, room: number, write: Write): Promise<number> {
+  const { header, blobs, core } = r;
   const input = new VarintReader(payload, 'gzip entry');
   const limits = gzipEntryLimits(header.windowSize);
   const head = decodeGzipHead(input, header.old.blobs.length, limits);
@@ -296,12 +356,12 @@ async function writeGzip(r: Rebuild, payload: Uint8Array, room: number, skip: bo
   if (bytes.length !== head.newSize || digest.digest() !== want) {
     throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt gzip file ${head.name} does not match the digest its record promised`);
   }
-  await out.write(bytes, skip);
+  await write(bytes);
   return bytes.length;
 }
 
-async function writeWindow(r: Rebuild, payload: Uint8Array, room: number, skip: boolean): Promise<number> {
-  const { header, blobs, core, out } = r;
+async function writeWindow(r: Rebuild, payload: Uint8Array, room: number, write: Write): Promise<number> {
+  const { header, blobs, core } = r;
   // Every inflate target is bounded by the window size (itself at most MAX_WINDOW_SIZE) and what the entry still holds.
   const w = decodeWindow(payload, header.old.blobs.length, { maxDiffBytes: Math.min(2 * header.windowSize + (1 << 20), room), maxRefBytes: 8 * header.windowSize + (1 << 20) });
   const size = w.pieces.reduce((n, p) => n + p.length, 0);
@@ -322,7 +382,7 @@ async function writeWindow(r: Rebuild, payload: Uint8Array, room: number, skip: 
   let pending: Uint8Array = new Uint8Array(0);
   for (const p of w.pieces) {
     if (p.copy) {
-      for await (const chunk of streamReused(blobAt(blobs, p.blob), p.offset, p.length, r.copyBuffer)) await out.write(chunk, skip);
+      for await (const chunk of streamReused(blobAt(blobs, p.blob), p.offset, p.length, r.copyBuffer)) await write(chunk);
       continue;
     }
     for (let left = p.length; left > 0; ) {
@@ -332,7 +392,7 @@ async function writeWindow(r: Rebuild, payload: Uint8Array, room: number, skip: 
         pending = next.value;
       }
       const n = Math.min(left, pending.length);
-      await out.write(pending.subarray(0, n), skip);
+      await write(pending.subarray(0, n));
       pending = pending.subarray(n);
       left -= n;
     }

@@ -6,6 +6,11 @@
  *    plan its windows against the old files (plan.ts).
  *    A changed gzip file with a gzip twin, both re-encoding exactly from
  *    their decoded form, is diffed decoded (a GZIP frame, diff-job.ts).
+ *    A changed gzip layer blob that Go's compress/gzip model (the core's
+ *    goGzipParams) rebuilds byte for byte, its tar at most
+ *    MAX_GO_GZIP_TEXT, is planned as its tar; the record keeps the level
+ *    and member header (goGzip). Any other compressed layer is carried as
+ *    stored (a LITERAL entry).
  * 3. Write the header (what apply will need of the old image), then one
  *    record per outer entry of the new archive, in its order; changed
  *    layers' windows are diffed on worker threads, written in order.
@@ -27,6 +32,8 @@ import type { ByteSource } from '../image/source.js';
 import { FORMAT_VERSION, FrameType, encodeFrame, encodeMagic } from '../format/image/frames.js';
 import { EntryCodec, LayoutDigest, LiteralCodec, encodeHeader, encodeJson, pack, toHex, type EndRecord, type EntryRecord, type ImageIdentity, type PatchHeader } from '../format/image/container.js';
 import type { Piece } from '../format/image/window.js';
+import { MAX_GO_GZIP_TEXT, goGzipName, type GoGzipRecord } from '../format/image/records.js';
+import { memorySource } from '../image/source.js';
 import { loadCore, type DiffCore, type ExactBudget } from '../core/index.js';
 import { gzipEntryLimits } from '../format/image/gzip-entry.js';
 import { createRunner } from './runner.node.js';
@@ -43,7 +50,24 @@ export { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE };
 
 type LayerPlan =
   | { kind: 'reuse'; blob: number; diffId: string; sha256: string; size: number }
-  | { kind: 'delta'; diffId: string; size: number; source: ByteSource; windows: PlannedWindow[] };
+  | { kind: 'delta'; diffId: string; size: number; source: ByteSource; windows: PlannedWindow[]; goGzip?: { record: GoGzipRecord; sha256: string } };
+
+/**
+ * A changed gzip layer blob that Go's compress/gzip model rebuilds byte for
+ * byte: the tar inside (which the windows rebuild) and the parameters. Null
+ * when the model does not reproduce it or it is over the limits (it is then
+ * carried as stored).
+ */
+async function goGzipLayer(src: ByteSource, archive: ImageArchive, i: number, core: DiffCore, hasher: HasherFactory): Promise<{ text: Uint8Array; record: GoGzipRecord; sha256: string } | null> {
+  const layer = archive.layers[i];
+  if (layer.compression !== 'gzip' || layer.storedSize > MAX_GO_GZIP_TEXT) return null;
+  const stored = await src.read(layer.entry.dataOffset, layer.storedSize);
+  const budget = { maxOutput: MAX_GO_GZIP_TEXT, maxStructure: Math.min(0x7fffffff, 8 * stored.length + 65536) };
+  const match = core.goGzipParams(stored, budget);
+  if (!match) return null;
+  const record = { level: match.params.level, header: toHex(match.params.header), textSize: match.text.length };
+  return { text: match.text, record, sha256: hashBytes(hasher, stored) };
+}
 
 export function checkWindowSize(size: number): number {
   if (!Number.isSafeInteger(size) || size < MIN_WINDOW_SIZE || size > MAX_WINDOW_SIZE) {
@@ -76,12 +100,14 @@ async function planNewLayers(oldSrc: ByteSource, src: ByteSource, archive: Image
       continue;
     }
     // A changed compressed layer is carried as it is stored (a LITERAL
-    // entry): recompressing a rebuilt tar would not give the same bytes.
-    if (layer.compression !== 'none') continue;
+    // entry) unless Go's gzip model rebuilds it exactly from the tar inside.
     const detail = `new layer ${i + 1}/${archive.layers.length}`;
     report('plan', 0, layer.storedSize, detail);
-    exactGzip ??= exactGzipCheck(await loadCore(), windowSize);
-    const source = await layerSource(src, archive, i, hasher);
+    const core = await loadCore();
+    const go = layer.compression === 'none' ? null : await goGzipLayer(src, archive, i, core, hasher);
+    if (layer.compression !== 'none' && !go) continue;
+    exactGzip ??= exactGzipCheck(core, windowSize);
+    const source = go ? memorySource(go.text) : await layerSource(src, archive, i, hasher);
     const index = await indexChecked(source, layer.diffId, `new image layer ${i + 1}`, hasher);
     const windows = await planLayer(index, source, {
       fileMap: old.fileMap,
@@ -95,7 +121,8 @@ async function planNewLayers(oldSrc: ByteSource, src: ByteSource, archive: Image
       for (const r of w.refs) old.blobs[r.blob].ranges.push([r.offset, r.length]);
       for (const p of w.pieces) if (p.copy) old.blobs[p.blob].ranges.push([p.offset, p.length]);
     }
-    plans.set(layer.entry.headerOffset, { kind: 'delta', diffId: layer.diffId, size: source.size, source, windows });
+    const goGzip = go ? { record: go.record, sha256: go.sha256 } : undefined;
+    plans.set(layer.entry.headerOffset, { kind: 'delta', diffId: layer.diffId, size: source.size, source, windows, ...(goGzip ? { goGzip } : {}) });
   }
   // Whole blobs keep their window ranges too: apply with omitReused skips reading a whole blob by itself.
   for (const b of old.blobs) b.ranges = mergeRanges(b.ranges);
@@ -185,7 +212,7 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
         Object.assign(record, { kind: 'reuse', sha256: plan.sha256, blob: plan.blob, diffId: plan.diffId });
         await emit(encodeFrame(FrameType.Entry, codec.encode(record, entry.header)));
       } else if (plan?.kind === 'delta') {
-        Object.assign(record, { kind: 'delta', sha256: plan.diffId, diffId: plan.diffId });
+        Object.assign(record, { kind: 'delta', sha256: plan.goGzip?.sha256 ?? plan.diffId, diffId: plan.diffId }, plan.goGzip ? { goGzip: plan.goGzip.record } : {});
         await emit(encodeFrame(FrameType.Entry, codec.encode(record, entry.header)));
         const gzip: GzipSummary[] = [];
         await writeWindows({ plan, old, runner, workers, hasher, windowSize, emit }, (n) => {
@@ -208,7 +235,7 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
       }
       layout.entry(entry.header, record.sha256, entry.padding ?? new Uint8Array(paddingSize(entry.size)));
       const gzipFiles = summaryGzip.get(entry.headerOffset);
-      entries.push({ name: entry.name, kind: record.kind, size: entry.size, patchBytes: written - before, diffId: record.diffId, ...(gzipFiles ? { gzip: gzipFiles } : {}) });
+      entries.push({ name: entry.name, kind: record.kind, size: entry.size, patchBytes: written - before, diffId: record.diffId, ...(gzipFiles ? { gzip: gzipFiles } : {}), ...(record.goGzip ? { compressed: goGzipName(record.goGzip) } : {}) });
     }
     const end: EndRecord = { trailer: toHex(pack(neu.end.trailer)), trailerSize: neu.end.trailer.length, layoutSha256: layout.end(neu.end.trailer) };
     await emit(encodeFrame(FrameType.End, encodeJson(end)));

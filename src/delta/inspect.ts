@@ -9,6 +9,7 @@ import { EntryCodec } from '../format/image/container.js';
 import { badPatch } from '../errors.js';
 import { peekGzipEntry } from '../format/image/gzip-entry.js';
 import { readHeader } from '../format/image/container.js';
+import { goGzipName } from '../format/image/records.js';
 import { MAX_WINDOW_SIZE } from '../format/image/limits.js';
 import type { EntrySummary, PatchSummary } from './types.js';
 
@@ -23,7 +24,7 @@ export async function inspectPatch(patch: AsyncIterable<Uint8Array>): Promise<Pa
       if (ended) throw badPatch('data after the end record');
       if (frame.type === FrameType.Entry) {
         const { record } = codec.decode(frame.payload);
-        entries.push({ name: record.name, kind: record.kind, size: record.size, patchBytes: frame.size, diffId: record.diffId });
+        entries.push({ name: record.name, kind: record.kind, size: record.size, patchBytes: frame.size, diffId: record.diffId, ...(record.goGzip ? { compressed: goGzipName(record.goGzip) } : {}) });
       } else if (frame.type === FrameType.End) {
         ended = true;
       } else if (entries.length > 0) {

@@ -49,7 +49,7 @@ export async function archiveOldImage(src: ByteSource, hasher: HasherFactory): P
       if (i < 0) throw new PatcherError(ErrorCode.WrongImage, `old image lacks layer ${need.diffId}`);
       // A stored blob is the layer's bytes as the archive holds them (compressed).
       const layer = archive.layers[i];
-      const source = need.stored ? sliceSource(src, layer.entry.dataOffset, layer.storedSize) : await layerSource(src, archive, i, hasher);
+      const source = need.stored ? sliceSource(src, layer.entry.dataOffset, layer.storedSize) : await layerSource(src, archive, i, hasher, need.size);
       const expected = need.stored ?? need.diffId;
       const digest = await hashStream(hasher, streamReused(source, 0, source.size));
       if (digest !== expected || source.size !== need.size) {

@@ -72,6 +72,8 @@ export interface EntrySummary {
   diffId?: string;
   /** For a changed layer: the gzip files in it rebuilt through their exact form. */
   gzip?: GzipSummary[];
+  /** For a changed compressed layer blob rebuilt by re-compressing its tar: how, e.g. "gzip (Go, level 6)". */
+  compressed?: string;
 }
 
 /** A gzip file inside a layer, diffed decoded (one GZIP frame). */

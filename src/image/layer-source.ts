@@ -27,10 +27,29 @@ export function sliceSource(src: ByteSource, offset: number, size: number): Byte
   return slice;
 }
 
-/** Layer `i` of `archive`, uncompressed, as a ByteSource. */
-export async function layerSource(src: ByteSource, archive: ImageArchive, i: number, hasher: HasherFactory): Promise<ByteSource> {
+/** Largest expected size inflated into one buffer allocated up front (a hint from a patch is not trusted further). */
+const MAX_PREALLOCATED = 1024 * 1024 * 1024;
+
+/**
+ * Layer `i` of `archive`, uncompressed, as a ByteSource. With `expectedSize`
+ * (apply knows it), a gzip layer inflates straight into one buffer of that
+ * size instead of chunks plus their concatenation (half the peak); one that
+ * inflates to more is cut there and shows the size mismatch to its caller.
+ */
+export async function layerSource(src: ByteSource, archive: ImageArchive, i: number, hasher: HasherFactory, expectedSize?: number): Promise<ByteSource> {
   const layer = archive.layers[i];
   if (layer.compression === 'none') return sliceSource(src, layer.entry.dataOffset, layer.storedSize);
+  if (expectedSize !== undefined && Number.isSafeInteger(expectedSize) && expectedSize >= 0 && expectedSize <= MAX_PREALLOCATED) {
+    const out = new Uint8Array(expectedSize + 1); // one byte more: an overlong layer shows as the wrong size
+    let at = 0;
+    for await (const chunk of openLayer(src, archive, i, { hasher })) {
+      const n = Math.min(chunk.length, out.length - at);
+      out.set(chunk.subarray(0, n), at);
+      at += n;
+      if (at === out.length) break;
+    }
+    return memorySource(out.subarray(0, at));
+  }
   const chunks: Uint8Array[] = [];
   for await (const chunk of openLayer(src, archive, i, { hasher })) chunks.push(chunk.slice());
   return memorySource(concatBytes(chunks));

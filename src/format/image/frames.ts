@@ -15,9 +15,10 @@ import { crc32 } from '../crc32.js';
 export const PATCH_MAGIC = new Uint8Array([0x44, 0x50, 0x41, 0x54, 0x43, 0x48, 0x00]); // "DPATCH\0"
 /**
  * Version 2: the header names both identities of each image (config digest,
- * manifest digest), and GZIP frames carry a .gz file inside a changed layer
- * rebuilt through its exact form (gzip-entry.ts). A reader refuses every
- * other version.
+ * manifest digest); GZIP frames carry a .gz file inside a changed layer
+ * rebuilt through its exact form (gzip-entry.ts); entry records with
+ * `goGzip` rebuild a gzip layer blob by re-compressing its tar (records.ts).
+ * A reader refuses every other version.
  */
 export const FORMAT_VERSION = 2;
 /** Largest frame a reader accepts: a window's compressed sections stay far below. */

@@ -77,7 +77,33 @@ export interface EntryRecord {
    * partial archive for it may leave this entry out.
    */
   partialSkip?: boolean;
+  /**
+   * A changed gzip layer blob rebuilt by re-compression (kind 'delta'):
+   * its windows rebuild the tar inside (textSize bytes, sha256 = diffId),
+   * which Go's compress/gzip model (src/core goGzipExact) at `level`, with
+   * this member header, turns back into the `size` stored bytes (sha256).
+   */
+  goGzip?: GoGzipRecord;
 }
+
+export interface GoGzipRecord {
+  /** compress/flate level, -2..9. */
+  level: number;
+  /** The gzip member header as stored, hex (10 bytes, more with FLG fields). */
+  header: string;
+  /** Bytes of the tar inside. */
+  textSize: number;
+}
+
+/** Largest tar inside a gzip layer blob that goes the re-compression path (create carries bigger ones whole). */
+export const MAX_GO_GZIP_TEXT = 256 * 1024 * 1024;
+/** How inspect and reports name a layer blob rebuilt by re-compression. */
+export function goGzipName(g: GoGzipRecord): string {
+  return `gzip (Go, level ${g.level})`;
+}
+
+/** Largest gzip member header accepted (FEXTRA, FNAME, FCOMMENT included). */
+export const MAX_GO_GZIP_HEADER = 64 * 1024;
 
 export interface EndRecord {
   /** The archive's end blocks (and anything after), hex of the deflated bytes. */
@@ -212,7 +238,20 @@ export function checkEntryRecord(value: unknown): EntryRecord {
   r.digest('diffId', true);
   r.hex('padding', true);
   r.boolean('partialSkip', true);
+  if (r.value.goGzip !== undefined) checkGoGzip(r, size);
   return value as EntryRecord;
+}
+
+function checkGoGzip(r: Fields, size: number): void {
+  if (r.value.kind !== 'delta') r.fail('goGzip', "present only on a 'delta' entry");
+  r.digest('diffId');
+  const g = r.object('goGzip');
+  if (!Number.isInteger(g.value.level) || (g.value.level as number) < -2 || (g.value.level as number) > 9) g.fail('level', 'an integer from -2 to 9');
+  g.hex('header');
+  const header = (g.value.header as string).length / 2;
+  if (header < 10 || header > MAX_GO_GZIP_HEADER) g.fail('header', `a gzip member header of 10 to ${MAX_GO_GZIP_HEADER} bytes`);
+  // Deflate never expands more than 1032:1: a larger text claim is a lie that would only cost memory.
+  g.count('textSize', Math.min(MAX_GO_GZIP_TEXT, 1032 * size));
 }
 
 /** Check every field of a decoded end record; its trailer may hold at most `room` bytes. */
