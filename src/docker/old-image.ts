@@ -23,6 +23,7 @@
  * Temp files live in one `dp-old-*` directory under opts.tempDir, removed by
  * close() and on any error inside open().
  */
+import { Gunzip } from 'fflate';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, PatcherError } from '../errors.js';
@@ -58,7 +59,9 @@ export function daemonOldImage(client: DockerClient, ref: string, opts: DaemonOl
       // A compressed old blob is wanted as stored (the containerd store saves blobs as it holds them).
       const wanted = new Map<string, number>();
       for (const blob of needed) if (layers.has(blob.diffId)) wanted.set(blob.stored ?? blob.diffId, blob.size);
-      const spool = wanted.size > 0 ? await spoolLayers(client, daemonId, wanted, opts) : { dir: undefined, files: new Map() };
+      // Uncompressed tars the patch reads may sit in the save as gzip blobs (the containerd store keeps pulled and built layers so).
+      const plain = new Set(needed.filter((b) => !b.stored && layers.has(b.diffId)).map((b) => b.diffId));
+      const spool = wanted.size > 0 ? await spoolLayers(client, daemonId, wanted, plain, opts) : { dir: undefined, files: new Map() };
       return spooledImage(identity, spool.dir, spool.files);
     },
   };
@@ -104,12 +107,15 @@ function spooledImage(identity: { imageId: string; manifestDigest?: string }, di
 /**
  * One pass over `docker save imageId`: spool the entries that hash to a
  * wanted digest (the diff_id, or the stored digest of a compressed blob ->
- * size). Returns the temp dir and digest -> path.
+ * size); a wanted uncompressed tar (`plain`, by diff_id) is also found
+ * inside a gzip blob, and spooled inflated. Returns the temp dir and
+ * digest -> path.
  */
 async function spoolLayers(
   client: DockerClient,
   imageId: string,
   wanted: Map<string, number>,
+  plain: Set<string>,
   opts: DaemonOldImageOptions,
 ): Promise<{ dir: string; files: Map<string, string> }> {
   let dir: string;
@@ -123,11 +129,17 @@ async function spoolLayers(
   try {
     let candidates = sizes();
     let n = 0;
+    const plainMissing = () => [...plain].some((id) => !files.has(id));
     for await (const entry of readTar(client.saveImage(imageId))) {
-      if (entry.type !== 'file' || !candidates.has(entry.size)) continue; // the reader skips the data
+      if (entry.type !== 'file') continue;
+      const asStored = candidates.has(entry.size);
+      if (!asStored && !(entry.size >= GZIP_MIN && plainMissing())) continue; // the reader skips the data
       const path = join(dir, `candidate-${n++}.tar`);
-      const digest = await spoolEntry(entry.data, path, opts.hasher);
-      if (wanted.get(digest) === entry.size && !files.has(digest)) {
+      const spooled = asStored
+        ? { digest: await spoolEntry(entry.data, path, opts.hasher), size: entry.size }
+        : await spoolInflated(entry.data, path, opts.hasher, Math.max(...[...plain].map((id) => wanted.get(id) ?? 0)));
+      const digest = spooled?.digest ?? '';
+      if (spooled && wanted.get(digest) === spooled.size && !files.has(digest)) {
         files.set(digest, path);
         candidates = sizes();
         if (candidates.size === 0) break; // all found: drop the rest of the stream
@@ -143,6 +155,77 @@ async function spoolLayers(
     throw err;
   }
   return { dir, files };
+}
+
+/** The smallest gzip member: a 10-byte header, an empty deflate block, the 8-byte trailer. */
+const GZIP_MIN = 20;
+/** Compressed bytes inflated per step: deflate expands at most ~1032x, so a step makes at most ~16 MiB. */
+const INFLATE_STEP = 16 * 1024;
+
+/**
+ * If `data` is gzip, write it inflated to `path` while hashing that; stops
+ * (null) at the first byte past `limit`, at data that is not gzip, or at a
+ * stream that does not inflate. The rest of `data` is read either way.
+ */
+async function spoolInflated(data: AsyncIterable<Uint8Array>, path: string, newHasher: HasherFactory, limit: number): Promise<{ digest: string; size: number } | null> {
+  const chunks = data[Symbol.asyncIterator]();
+  const drain = async (): Promise<null> => {
+    while (!(await chunks.next()).done); // the tar reader needs the entry read to its end
+    return null;
+  };
+  const head = await chunks.next();
+  if (head.done || head.value[0] !== 0x1f || head.value[1] !== 0x8b) return head.done ? null : drain();
+  let handle;
+  try {
+    handle = await open(path, 'wx');
+  } catch (err) {
+    throw fsError('write', path, err);
+  }
+  const hasher = newHasher();
+  let size = 0;
+  let out: Uint8Array[] = [];
+  const gunzip = new Gunzip((piece) => {
+    size += piece.length;
+    if (size > limit) throw new RangeError('past the limit');
+    out.push(piece.slice());
+  });
+  /** Inflate one step and write what it made; false when the stream is not what we look for. */
+  const step = async (bytes: Uint8Array, final: boolean): Promise<boolean> => {
+    try {
+      gunzip.push(bytes, final);
+    } catch {
+      return false;
+    }
+    for (const piece of out) {
+      hasher.update(piece);
+      await writeAll(handle!, piece, path);
+    }
+    out = [];
+    return true;
+  };
+  let ok = true;
+  try {
+    for (let chunk: Uint8Array | undefined = head.value; ok && chunk; ) {
+      for (let at = 0; ok && at < chunk.length; at += INFLATE_STEP) ok = await step(chunk.subarray(at, at + INFLATE_STEP), false);
+      const next = await chunks.next();
+      chunk = next.done ? undefined : next.value;
+    }
+    if (ok) ok = await step(new Uint8Array(0), true);
+    else await drain();
+    await handle.close().catch((err: unknown) => {
+      throw fsError('write', path, err);
+    });
+    handle = undefined;
+  } catch (err) {
+    await handle?.close().catch(() => undefined);
+    await rm(path, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  if (!ok) {
+    await rm(path, { force: true }).catch(() => undefined);
+    return null;
+  }
+  return { digest: hasher.digest(), size };
 }
 
 /** Write `data` to `path` while hashing it; returns the digest. Removes the file on failure. */
