@@ -162,70 +162,54 @@ const GZIP_MIN = 20;
 /** Compressed bytes inflated per step: deflate expands at most ~1032x, so a step makes at most ~16 MiB. */
 const INFLATE_STEP = 16 * 1024;
 
+/** Data that turned out not to be the gzip stream looked for (not gzip, corrupt, or inflating past the limit). */
+class NotWanted extends Error {}
+
 /**
- * If `data` is gzip, write it inflated to `path` while hashing that; stops
- * (null) at the first byte past `limit`, at data that is not gzip, or at a
- * stream that does not inflate. The rest of `data` is read either way.
+ * If `data` is gzip, write it inflated to `path` while hashing that; null
+ * for data that is not gzip, does not inflate or inflates past `limit`
+ * bytes. The rest of `data` is read either way (the tar reader needs it).
  */
 async function spoolInflated(data: AsyncIterable<Uint8Array>, path: string, newHasher: HasherFactory, limit: number): Promise<{ digest: string; size: number } | null> {
   const chunks = data[Symbol.asyncIterator]();
   const drain = async (): Promise<null> => {
-    while (!(await chunks.next()).done); // the tar reader needs the entry read to its end
+    while (!(await chunks.next()).done);
     return null;
   };
   const head = await chunks.next();
-  if (head.done || head.value[0] !== 0x1f || head.value[1] !== 0x8b) return head.done ? null : drain();
-  let handle;
-  try {
-    handle = await open(path, 'wx');
-  } catch (err) {
-    throw fsError('write', path, err);
-  }
-  const hasher = newHasher();
+  if (head.done) return null;
+  if (head.value[0] !== 0x1f || head.value[1] !== 0x8b) return drain();
   let size = 0;
-  let out: Uint8Array[] = [];
-  const gunzip = new Gunzip((piece) => {
-    size += piece.length;
-    if (size > limit) throw new RangeError('past the limit');
-    out.push(piece.slice());
-  });
-  /** Inflate one step and write what it made; false when the stream is not what we look for. */
-  const step = async (bytes: Uint8Array, final: boolean): Promise<boolean> => {
-    try {
-      gunzip.push(bytes, final);
-    } catch {
-      return false;
-    }
-    for (const piece of out) {
-      hasher.update(piece);
-      await writeAll(handle!, piece, path);
-    }
-    out = [];
-    return true;
-  };
-  let ok = true;
-  try {
-    for (let chunk: Uint8Array | undefined = head.value; ok && chunk; ) {
-      for (let at = 0; ok && at < chunk.length; at += INFLATE_STEP) ok = await step(chunk.subarray(at, at + INFLATE_STEP), false);
-      const next = await chunks.next();
-      chunk = next.done ? undefined : next.value;
-    }
-    if (ok) ok = await step(new Uint8Array(0), true);
-    else await drain();
-    await handle.close().catch((err: unknown) => {
-      throw fsError('write', path, err);
+  async function* inflated(): AsyncGenerator<Uint8Array> {
+    let out: Uint8Array[] = [];
+    const gunzip = new Gunzip((piece) => {
+      size += piece.length;
+      if (size > limit) throw new NotWanted();
+      out.push(piece.slice());
     });
-    handle = undefined;
+    const push = (bytes: Uint8Array, final: boolean): void => {
+      try {
+        gunzip.push(bytes, final);
+      } catch {
+        throw new NotWanted();
+      }
+    };
+    for (let next = head; !next.done; next = await chunks.next()) {
+      for (let at = 0; at < next.value.length; at += INFLATE_STEP) {
+        push(next.value.subarray(at, at + INFLATE_STEP), false);
+        yield* out;
+        out = [];
+      }
+    }
+    push(new Uint8Array(0), true);
+    yield* out;
+  }
+  try {
+    return { digest: await spoolEntry(inflated(), path, newHasher), size };
   } catch (err) {
-    await handle?.close().catch(() => undefined);
-    await rm(path, { force: true }).catch(() => undefined);
-    throw err;
+    if (!(err instanceof NotWanted)) throw err;
+    return drain();
   }
-  if (!ok) {
-    await rm(path, { force: true }).catch(() => undefined);
-    return null;
-  }
-  return { digest: hasher.digest(), size };
 }
 
 /** Write `data` to `path` while hashing it; returns the digest. Removes the file on failure. */

@@ -4,6 +4,7 @@
  * lean towards the start (headers) and towards `hot` offsets a target names
  * (frame and section boundaries), where parsers make their decisions.
  */
+import { concatBytes } from '../../src/format/bytes.js';
 import type { Rng } from './rng.js';
 
 export interface Mutation {
@@ -21,15 +22,7 @@ function offset(rng: Rng, length: number, hot: number[]): number {
   return rng.int(length);
 }
 
-function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const cat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 export const BYTE_MUTATORS = {
   bitflip(rng: Rng, b: Uint8Array, hot: number[]): Mutation {
