@@ -12,16 +12,15 @@
  * plus the failures a user meets: unknown image, no daemon, a patch for an
  * old image the daemon lacks. Builds dist/ first when src/ is newer.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, exitStatus } from '../../src/errors.js';
 import { DockerClient } from '../../src/docker/index.js';
-import { busybox, ensureBuilt, removeQuietly, requireDaemon, ROOT, uniqueRepo } from './helpers.js';
+import { busybox, dockerCli, ensureBuilt, removeQuietly, requireDaemon, type Run, runPatcher, uniqueRepo } from './helpers.js';
 
-const BIN = path.join(ROOT, 'bin/docker-patcher.js');
 const repo = `${uniqueRepo('e2e')}/app`;
 const NO_DAEMON = 'unix:///nonexistent/docker.sock';
 
@@ -33,34 +32,11 @@ let v1 = '';
 let v2 = '';
 let v2ArchiveSize = 0;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** docker-patcher with `args`; `env` overrides the environment (DOCKER_HOST is ours by default). */
-function patcher(args: string[], env: Record<string, string> = {}): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: tmp,
-    env: { ...process.env, DOCKER_HOST: host, ...env },
-    timeout: 300_000,
-    maxBuffer: 1 << 26,
-  });
-  return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
+const patcher = (args: string[], env: Record<string, string> = {}): Run => runPatcher(args, tmp, { DOCKER_HOST: host, ...env });
 
 /** The docker CLI against our daemon; returns trimmed stdout, throws on failure. */
-function docker(...args: string[]): string {
-  return execFileSync('docker', args, {
-    cwd: tmp,
-    env: { ...process.env, DOCKER_HOST: host, DOCKER_BUILDKIT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    maxBuffer: 1 << 26,
-  })
-    .toString()
-    .trim();
-}
+const docker = (...args: string[]): string => dockerCli(host, args, tmp);
 
 /** The image ID behind `ref`, or '' when the daemon does not have it. */
 function idOf(ref: string): string {

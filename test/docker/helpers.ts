@@ -4,7 +4,7 @@
  * fails loudly, tiny tar builders, a busybox rootfs and legacy `docker save`
  * archives built by hand (so the tests control every byte and digest).
  */
-import { execSync } from 'node:child_process';
+import { execFileSync, execSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +15,33 @@ import { PatcherError } from '../../src/errors.js';
 
 /** The repository root. */
 export const ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(ROOT, 'bin/docker-patcher.js');
+
+/** A finished docker-patcher run. */
+export interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** docker-patcher (the built CLI) with `args`, in `cwd`, with `env` over the process environment. */
+export function runPatcher(args: string[], cwd: string, env: Record<string, string>): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, timeout: 300_000, maxBuffer: 1 << 26 });
+  return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+/** The docker CLI against the daemon at `host` (no BuildKit); trimmed stdout, throws on failure. */
+export function dockerCli(host: string, args: string[], cwd?: string): string {
+  return execFileSync('docker', args, {
+    cwd,
+    env: { ...process.env, DOCKER_HOST: host, DOCKER_BUILDKIT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 1 << 26,
+    timeout: 120_000,
+  })
+    .toString()
+    .trim();
+}
 
 /**
  * A client for DOCKER_HOST that is known to answer. Never skips: when no

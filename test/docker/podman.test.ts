@@ -16,7 +16,7 @@
  * unix:///tmp/dp-podman/podman.sock. Unreachable = failure, never a skip.
  * Needs no dockerd. Builds dist/ first when src/ is newer.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,9 +24,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerClient } from '../../src/docker/index.js';
 import { fileSource } from '../../src/image/source.node.js';
 import { buildDockerArchive, type ImageSpec } from '../fixtures/images.js';
-import { busybox, ensureBuilt, removeQuietly, ROOT, sha256, uniqueRepo } from './helpers.js';
+import { busybox, ensureBuilt, removeQuietly, type Run, runPatcher, sha256, uniqueRepo } from './helpers.js';
 
-const BIN = path.join(ROOT, 'bin/docker-patcher.js');
 const DEFAULT_PODMAN_HOST = 'unix:///tmp/dp-podman/podman.sock';
 const repo = `${uniqueRepo('podman')}/app`;
 
@@ -83,22 +82,8 @@ async function fetchVersion(address: string): Promise<{ Version?: string; ApiVer
   });
 }
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** docker-patcher with `args`; DOCKER_HOST leads nowhere, so only -H reaches podman. */
-function patcher(args: string[]): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: tmp,
-    env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent/docker.sock' },
-    timeout: 300_000,
-    maxBuffer: 1 << 26,
-  });
-  return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
+const patcher = (args: string[]): Run => runPatcher(args, tmp, { DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
 
 /** What an archive says about its (single) image, read with tar(1), not with our readers. */
 function archiveImage(file: string): { id: string; diffIds: string[]; tags: string[] } {

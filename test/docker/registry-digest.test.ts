@@ -17,7 +17,7 @@
  * blob, so the manifest digest, comes back byte for byte.
  * Needs dockerd 26, dockerd 20.10 and the registry: failure, never a skip.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,9 +26,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerClient } from '../../src/docker/index.js';
 import { saveImageToFile } from '../../src/docker/save.js';
 import { REGISTRY, requireClassic, requireDockerd26, requireRegistry } from './daemons.js';
-import { chunked, ensureBuilt, legacyArchive, removeQuietly, ROOT, rootfsTar, sha256, tarOf, uniqueRepo } from './helpers.js';
+import { chunked, dockerCli, ensureBuilt, legacyArchive, removeQuietly, rootfsTar, type Run, runPatcher, sha256, tarOf, uniqueRepo } from './helpers.js';
 
-const BIN = path.join(ROOT, 'bin/docker-patcher.js');
 const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
 
 let d26: DockerClient;
@@ -36,14 +35,9 @@ let classic: DockerClient;
 let tmp = '';
 const cleanup: Array<[DockerClient, string]> = [];
 
-function docker(host: string, args: string[]): string {
-  return execFileSync('docker', args, { env: { ...process.env, DOCKER_HOST: host }, encoding: 'utf8', timeout: 120_000 }).trim();
-}
+const docker = (host: string, args: string[]): string => dockerCli(host, args);
 
-function patcher(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: tmp, env: { ...process.env, DOCKER_HOST: d26.host }, timeout: 300_000, maxBuffer: 1 << 26 });
-  return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
+const patcher = (args: string[]): Run => runPatcher(args, tmp, { DOCKER_HOST: d26.host });
 
 /** The manifest the registry holds for `repo:tag`, and its digest. */
 async function registryDigest(repo: string, tag: string): Promise<string> {

@@ -15,7 +15,7 @@
  * so its image is read through `docker create` + `docker cp` instead of
  * `docker run`. Plus the one-line errors: an unknown ID in either form.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,15 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, exitStatus } from '../../src/errors.js';
 import type { DockerClient } from '../../src/docker/index.js';
 import { ENGINES, type Engine } from './daemons.js';
-import { busybox, ensureBuilt, removeQuietly, ROOT, uniqueRepo } from './helpers.js';
-
-const BIN = path.join(ROOT, 'bin/docker-patcher.js');
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { busybox, dockerCli, ensureBuilt, removeQuietly, type Run, runPatcher, uniqueRepo } from './helpers.js';
 
 /** A failed run: the expected exit status and exactly one `docker-patcher: ...` line on stderr. */
 function expectOneLineError(run: Run, code: ErrorCode): string {
@@ -52,29 +44,14 @@ describe.each(ENGINES)('the README story on $name', (engine: Engine) => {
   const ids = { base: '', v1: '', v2: '' };
 
   /** docker-patcher against this engine only (DOCKER_HOST leads nowhere). */
+  /** docker-patcher with `args`; DOCKER_HOST leads nowhere, so only -H reaches this engine. */
   function patcher(args: string[]): Run {
     const daemon = args[0] === 'inspect' ? [] : ['-H', host];
-    const r = spawnSync(process.execPath, [BIN, ...args, ...daemon], {
-      cwd: tmp,
-      env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent/docker.sock' },
-      timeout: 300_000,
-      maxBuffer: 1 << 26,
-    });
-    return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+    return runPatcher([...args, ...daemon], tmp, { DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
   }
 
   /** The docker CLI against this engine; trimmed stdout, throws on failure. */
-  function docker(...args: string[]): string {
-    return execFileSync('docker', args, {
-      cwd: tmp,
-      env: { ...process.env, DOCKER_HOST: host, DOCKER_BUILDKIT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      maxBuffer: 1 << 26,
-      timeout: 120_000,
-    })
-      .toString()
-      .trim();
-  }
+  const docker = (...args: string[]): string => dockerCli(host, args, tmp);
 
   /** The full ID the engine uses for `ref`, or '' when it has no such image. */
   function idOf(ref: string): string {
