@@ -1,8 +1,8 @@
 /** Helpers for CLI tests: build once, spawn `node bin/docker-patcher.js`, scratch dirs. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { testTempDir } from '../temp-dirs.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/docker-patcher.js');
@@ -26,7 +26,7 @@ export function cli(args: string[], input?: Uint8Array, cwd?: string): RunResult
 }
 
 export function scratchDir(): string {
-  return mkdtempSync(join(tmpdir(), 'dp-cli-'));
+  return testTempDir('dp-cli-');
 }
 
 /** Names in `dir`, to check that no output or temp file was left behind. */

@@ -4,7 +4,7 @@
  * returns labelled streams; a missing tool throws (the test then fails).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants, deflateRawSync, gzipSync } from 'node:zlib';
@@ -111,5 +111,6 @@ for i in range(int(sys.argv[2])):
       out.push({ label: `python zlib ${level}`, format: 'deflate', bytes: new Uint8Array(readFileSync(join(dir, `out${i}_${level}`))), input });
     }
   });
+  rmSync(dir, { recursive: true, force: true });
   return out;
 }

@@ -6,11 +6,11 @@
  * a wrong password, no credentials and an untrusted certificate each fail
  * with one line and exit 11, storing nothing.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../cli/helpers.js';
+import { testTempDir } from '../temp-dirs.js';
 import {
   expectOneLineError,
   htpasswdLine,
@@ -35,7 +35,7 @@ let certDir: string;
 beforeAll(async () => {
   ensureBuilt();
   pair = await makePatchPair('dp-test/app:2');
-  certDir = mkdtempSync(join(tmpdir(), 'dp-regcert-'));
+  certDir = testTempDir('dp-regcert-');
 });
 
 /** A DOCKER_CONFIG directory whose config.json logs `user` into `host`. */

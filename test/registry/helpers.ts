@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tar from 'tar-stream';
 import { RegistryClient } from '../../src/registry/client.js';
+import { testTempDir } from '../temp-dirs.js';
 
 function need(tool: string, args: string[] = ['--version']): void {
   const r = spawnSync(tool, args, { stdio: 'ignore' });
@@ -287,7 +288,7 @@ export interface PatchPair {
 export async function makePatchPair(newTag: string): Promise<PatchPair> {
   const { buildDockerArchive, sharedLayerPair } = await import('../fixtures/images.js');
   const [oldSpec, newSpec] = sharedLayerPair();
-  const dir = mkdtempSync(join(tmpdir(), 'dp-regpair-'));
+  const dir = testTempDir('dp-regpair-');
   const oldArchive = await buildDockerArchive({ ...oldSpec, tags: ['dp-test/app:1'] });
   const newArchive = await buildDockerArchive({ ...newSpec, layers: [...newSpec.layers, [{ path: 'etc/big', data: randomBytes(200_000).toString('hex') }]], tags: [newTag] });
   const oldTar = join(dir, 'old.tar');

@@ -4,8 +4,7 @@
  * the patch annotations, and the verified blob stream (a mismatch never
  * lets the last chunk through), fed in odd chunk sizes.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PatcherError } from '../../src/errors.js';
@@ -15,6 +14,7 @@ import { credentialsFromConfig, parseChallenge } from '../../src/registry/auth.j
 import { sha256Of, verified } from '../../src/registry/client.js';
 import { isLoopback, parseReference } from '../../src/registry/reference.js';
 import { uploadBlob } from '../../src/registry/upload.js';
+import { testTempDir } from '../temp-dirs.js';
 
 const D = `sha256:${'ab'.repeat(32)}`;
 
@@ -61,7 +61,7 @@ describe('parseChallenge', () => {
 });
 
 describe('credentialsFromConfig', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dp-dockercfg-'));
+  const dir = testTempDir('dp-dockercfg-');
   const auth = (s: string): string => Buffer.from(s).toString('base64');
   writeFileSync(
     join(dir, 'config.json'),
