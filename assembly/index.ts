@@ -38,3 +38,6 @@ export { gunzip as gunzipExact, gzip as gzipExact } from './gzip';
 // Go's compress/flate and compress/gzip rebuilt from text and level
 // (goflate.ts): output written, or compared with the bytes already there.
 export { goDeflate, goGzip, goFirstDiff } from './goflate';
+
+// zlib's LZ77 parse as a prediction of a stream's tokens (lazyparse.ts).
+export { zlibPredict } from './lazyparse';

@@ -15,6 +15,7 @@
  *   deflateExact/gzipExact: text t + structure s + output (<= 2t + 4s + 1 KiB)
  *   goDeflateExact/goGzipExact: text t + output (<= 1.125t + 1 KiB) + 900 KiB;
  *          goGzipParams: gunzipExact's, then text + the compressed bytes + 900 KiB
+ *   zlibPredict of text t: t + cap + 256 KiB
  * WASM memory never shrinks: a core's memory is the high-water mark of the
  * largest call it served. Make a new core (loadCore) to start small again.
  *
@@ -95,6 +96,13 @@ export interface DiffCore {
   goGzipParams(bytes: Uint8Array, budget: ExactBudget): GoGzipMatch | null;
   /** Where the last comparison goGzipParams made (its last level) first differed, or -1. */
   goFirstDiff(): number;
+  /**
+   * zlib's LZ77 parse of `text` at `level` (1-9) in the structure stream's
+   * token syntax, no block headers (assembly/lazyparse.ts): a prediction
+   * to diff a zlib-made stream's structure against. At most `cap` bytes
+   * (a longer prediction is cut there).
+   */
+  zlibPredict(text: Uint8Array, level: number, cap: number): Uint8Array;
   /** Current size of the WASM linear memory in bytes (it never shrinks: this is the peak). */
   memoryBytes(): number;
 }
@@ -167,6 +175,7 @@ interface CoreExports {
   goDeflate(src: number, n: number, level: number, out: number, outCap: number, check: number, scratch: number): number;
   goGzip(src: number, n: number, level: number, hdr: number, hdrLen: number, out: number, outCap: number, check: number, scratch: number): number;
   goFirstDiff(): number;
+  zlibPredict(src: number, n: number, level: number, dst: number, cap: number, scratch: number): number;
 }
 
 /** Levels goflate.ts models, most likely first (Go's default, then its neighbours). */
@@ -444,6 +453,21 @@ class WasmCore implements DiffCore {
 
   goDeflateExact(text: Uint8Array, params: GoFlateParams): Uint8Array {
     return this.#goEncode(text, params, null, null) as Uint8Array;
+  }
+
+  zlibPredict(text: Uint8Array, level: number, cap: number): Uint8Array {
+    if (!Number.isInteger(level) || level < 1 || level > 9) throw new PatcherError(ErrorCode.Core, `zlib prediction level ${level} is not 1-9`);
+    const n = text.length;
+    const textPtr = this.#base;
+    // The parse compares up to 258 bytes past a position: zeros after the text.
+    const dstPtr = align16(textPtr + n + 272);
+    const scratch = align16(dstPtr + cap);
+    this.#reserve(scratch + (256 << 10) + 64);
+    this.#bytes(textPtr, n).set(text);
+    this.#bytes(textPtr + n, dstPtr - textPtr - n).fill(0);
+    const r = this.#ex.zlibPredict(textPtr, n, level, dstPtr, cap, scratch);
+    if (r < 0) throw new PatcherError(ErrorCode.Core, 'out of memory in the zlib prediction');
+    return this.#bytes(dstPtr, r).slice();
   }
 
   goGzipExact(text: Uint8Array, params: GoFlateParams): Uint8Array {

@@ -38,7 +38,8 @@ import type { ByteSource } from '../image/source.js';
 import { FrameReader, FrameType, frameName, type Frame } from '../format/image/frames.js';
 import { EntryCodec, LayoutDigest, LiteralCodec, decodeEnd, fromHex, readHeader, describeIdentity, type EntryRecord, type ImageIdentity, type OldBlob, type PatchHeader } from '../format/image/container.js';
 import { decodeWindow } from '../format/image/window.js';
-import { decodeGzipDeltas, decodeGzipHead, gzipEntryLimits } from '../format/image/gzip-entry.js';
+import { decodeGzipHead, decodeGzipStructure, decodeGzipText, gzipEntryLimits } from '../format/image/gzip-entry.js';
+import { concatBytes } from '../format/bytes.js';
 import { VarintReader } from '../format/varint.js';
 import { gatherInto, streamReused } from '../image/layer-source.js';
 import { MAX_WINDOW_SIZE } from '../format/image/limits.js';
@@ -346,9 +347,12 @@ async function writeGzip(r: Rebuild, payload: Uint8Array, room: number, write: W
     if (err instanceof PatcherError) throw badPatch(`gzip entry ${head.name}: the old file does not decode (${err.message})`);
     throw err;
   }
-  const deltas = decodeGzipDeltas(input, head, oldForm.text.length, oldForm.structure.length);
-  const text = core.patch(oldForm.text, deltas.text, head.textSize);
-  const structure = core.patch(oldForm.structure, deltas.structure, head.structureSize);
+  // The text delta comes first: the structure's reference may need the new text.
+  const textDelta = decodeGzipText(input, head, oldForm.text.length);
+  const text = core.patch(oldForm.text, textDelta, head.textSize);
+  const reference = head.model === 0 ? oldForm.structure : concatBytes([oldForm.structure, core.zlibPredict(text, head.model, limits.maxStructure)]);
+  const structureDelta = decodeGzipStructure(input, head, reference.length);
+  const structure = core.patch(reference, structureDelta, head.structureSize);
   const bytes = core.gzipExact({ text, structure }, head.newSize);
   const digest = r.out.options.hasher();
   digest.update(bytes);

@@ -4,6 +4,7 @@
  * browser's worker, or inline).
  */
 import { foldShortMatches, type DiffCore, type ExactBudget } from '../core/index.js';
+import { concatBytes } from '../format/bytes.js';
 import { encodeGzipEntry } from '../format/image/gzip-entry.js';
 import { encodeWindow, type OldRange, type Piece } from '../format/image/window.js';
 
@@ -18,9 +19,10 @@ export interface DiffJob {
   /**
    * Set for a gzip file rebuilt through its exact form: `reference` is the
    * old twin's data (refs[0]), `target` the new file's, both already found
-   * to re-encode exactly within `budget`.
+   * to re-encode exactly within `budget`. `predictionCap`: the most bytes
+   * of zlib prediction apply will make (the patch's maxStructure limit).
    */
-  gzip?: { name: string; sha256: Uint8Array; budget: ExactBudget };
+  gzip?: { name: string; sha256: Uint8Array; budget: ExactBudget; predictionCap: number };
 }
 
 export function runDiffJob(core: DiffCore, job: DiffJob): Uint8Array {
@@ -35,20 +37,41 @@ export function runDiffJob(core: DiffCore, job: DiffJob): Uint8Array {
  */
 const TEXT_MIN_MATCH = 32;
 
-/** Diff two gzip files in the decoded domain: text against text, structure against structure. */
+/**
+ * zlib levels whose parse is tried as the structure's prediction: 9 (GNU
+ * gzip -9n, how Debian compresses its docs) and 6 (zlib's default). A
+ * stream of another compressor keeps model 0 (old structure only).
+ */
+const PREDICTION_LEVELS = [9, 6];
+
+/**
+ * Diff two gzip files in the decoded domain: text against text, structure
+ * against the old structure, alone or followed by a zlib prediction from
+ * the new text; the smallest entry wins.
+ */
 function runGzipJob(core: DiffCore, job: DiffJob, gzip: NonNullable<DiffJob['gzip']>): Uint8Array {
   const oldForm = core.gunzipExact(job.reference, gzip.budget);
   const newForm = core.gunzipExact(job.target, gzip.budget);
-  return encodeGzipEntry({
-    old: job.refs[0],
-    name: gzip.name,
-    newSize: job.target.length,
-    sha256: gzip.sha256,
-    textSize: newForm.text.length,
-    structureSize: newForm.structure.length,
-    text: foldShortMatches(oldForm.text, core.diff(oldForm.text, newForm.text), TEXT_MIN_MATCH),
-    structure: core.diff(oldForm.structure, newForm.structure),
-  }, job.level);
+  const text = foldShortMatches(oldForm.text, core.diff(oldForm.text, newForm.text), TEXT_MIN_MATCH);
+  const entry = (model: number, reference: Uint8Array): Uint8Array =>
+    encodeGzipEntry({
+      old: job.refs[0],
+      name: gzip.name,
+      newSize: job.target.length,
+      sha256: gzip.sha256,
+      textSize: newForm.text.length,
+      structureSize: newForm.structure.length,
+      model,
+      text,
+      structure: core.diff(reference, newForm.structure),
+    }, job.level);
+  let best = entry(0, oldForm.structure);
+  for (const level of PREDICTION_LEVELS) {
+    const prediction = core.zlibPredict(newForm.text, level, gzip.predictionCap);
+    const candidate = entry(level, concatBytes([oldForm.structure, prediction]));
+    if (candidate.length < best.length) best = candidate;
+  }
+  return best;
 }
 
 /** Runs diff jobs; Node's version spreads them over worker threads. */

@@ -3,14 +3,22 @@
  * (src/core: the decompressed text plus a structure stream that re-encodes
  * to the identical bits), as stored in a GZIP frame.
  *
- * The new file's bytes = gzipExact(patch(old text, text delta),
- * patch(old structure, structure delta)), where the old form is decoded
- * from the twin's bytes: `old` (a range of an old blob, the twin's data).
+ * The new file's bytes = gzipExact(text, structure), with
+ *   text      = patch(old text, text delta)
+ *   structure = patch(old structure ‖ prediction, structure delta)
+ * where the old form is decoded from the twin's bytes: `old` (a range of
+ * an old blob, the twin's data), and the prediction is zlib's parse of the
+ * new text at level `model` (core zlibPredict, at most maxStructure
+ * bytes), or nothing when `model` is 0. A stream made by GNU gzip or zlib
+ * has the predicted tokens: its structure delta is then about its block
+ * headers (libssl3's changelog.gz: 911 B against 17,360 B from the old
+ * structure alone).
  * Layout of the payload:
  *
  *   meta section (deflated): wide blob, offset, length (the old twin's
- *     data); wide newSize, textSize, structureSize; 32 bytes sha256 of the
- *     new file; varint name length, name (UTF-8, for inspect)
+ *     data); wide newSize, textSize, structureSize; varint model (0-9);
+ *     32 bytes sha256 of the new file; varint name length, name (UTF-8,
+ *     for inspect)
  *   text delta:       3 sections (ctrl, diff, extra) as in window.ts
  *   structure delta:  the same
  *
@@ -33,6 +41,8 @@ export interface GzipEntryData {
   sha256: Uint8Array;
   textSize: number;
   structureSize: number;
+  /** zlib level whose parse of the new text extends the structure's reference; 0 for none. */
+  model: number;
   text: Delta;
   structure: Delta;
 }
@@ -47,6 +57,9 @@ export interface GzipEntryLimits {
   maxStructure: number;
 }
 
+/** Highest prediction model: zlib levels 1-9 (0 = none). */
+export const MAX_MODEL = 9;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
@@ -54,6 +67,7 @@ export function encodeGzipEntry(g: GzipEntryData, level = 9): Uint8Array {
   const name = encoder.encode(g.name);
   const meta = new VarintWriter(96 + name.length);
   for (const v of [g.old.blob, g.old.offset, g.old.length, g.newSize, g.textSize, g.structureSize]) meta.wide(v);
+  meta.varint(g.model);
   meta.bytes(g.sha256);
   meta.varint(name.length);
   meta.bytes(name);
@@ -76,6 +90,8 @@ export function decodeGzipHead(input: VarintReader, blobs: number, limits: GzipE
   if (old.length > limits.maxCompressed || newSize > limits.maxCompressed) throw badPatch(`gzip entry of ${Math.max(old.length, newSize)} bytes exceeds ${limits.maxCompressed}`);
   if (textSize > limits.maxText) throw badPatch(`gzip entry text of ${textSize} bytes exceeds ${limits.maxText}`);
   if (structureSize > limits.maxStructure) throw badPatch(`gzip entry structure of ${structureSize} bytes exceeds ${limits.maxStructure}`);
+  const model = meta.varint();
+  if (model > MAX_MODEL) throw badPatch(`gzip entry names prediction model ${model}; known are 0-${MAX_MODEL}`);
   if (meta.remaining < 33) throw badPatch('gzip entry layout truncated');
   const sha256 = meta.bytes.slice(meta.pos, meta.pos + 32);
   meta.pos += 32;
@@ -84,15 +100,19 @@ export function decodeGzipHead(input: VarintReader, blobs: number, limits: GzipE
   const name = decoder.decode(meta.bytes.subarray(meta.pos, meta.pos + nameLength));
   meta.pos += nameLength;
   meta.end();
-  return { old, name, newSize, sha256, textSize, structureSize };
+  return { old, name, newSize, sha256, textSize, structureSize, model };
 }
 
-/** The two deltas after the layout, checked against the old form's sizes; the frame must end there. */
-export function decodeGzipDeltas(input: VarintReader, head: GzipEntryHead, oldText: number, oldStructure: number): { text: Delta; structure: Delta } {
-  const text = getDelta(input, 'gzip entry text', oldText, head.textSize);
-  const structure = getDelta(input, 'gzip entry structure', oldStructure, head.structureSize);
+/** The text delta after the layout, checked against the old text's size. */
+export function decodeGzipText(input: VarintReader, head: GzipEntryHead, oldText: number): Delta {
+  return getDelta(input, 'gzip entry text', oldText, head.textSize);
+}
+
+/** The structure delta after the text's, checked against its reference's size; the frame must end there. */
+export function decodeGzipStructure(input: VarintReader, head: GzipEntryHead, structureReference: number): Delta {
+  const structure = getDelta(input, 'gzip entry structure', structureReference, head.structureSize);
   input.end();
-  return { text, structure };
+  return structure;
 }
 
 /** The limits apply holds a GZIP frame to, from the patch's window size (create stays inside them). */
