@@ -95,15 +95,34 @@ export async function localImages(docker: DockerClient, ref: Reference, image: R
   return out;
 }
 
+/**
+ * The new image when the daemon holds it under names of other
+ * repositories only: by its config digest (the classic store's and podman's
+ * ID) or its manifest digest (the containerd store's, for a pulled image).
+ */
+async function heldUnderOtherNames(docker: DockerClient, image: RegistryImage, configDigest: string): Promise<LocalImage | undefined> {
+  for (const [ref, isIt] of [
+    [configDigest, (id: string) => id === configDigest],
+    [image.manifestDigest, (id: string) => id === image.manifestDigest],
+  ] as const) {
+    const info = await docker.inspectImage(ref).catch((err: unknown) => {
+      if (err instanceof PatcherError && err.code === ErrorCode.NotFound) return undefined;
+      throw err;
+    });
+    if (info && isIt(info.Id)) return { id: info.Id, configDigest, tags: info.RepoTags };
+  }
+  return undefined;
+}
+
 /** Decide: up to date, a patch, or a pull. */
 export async function planUpdate(registry: RegistryClient, docker: DockerClient, ref: Reference): Promise<UpdatePlan> {
   const image = await resolveImage(registry, ref, await daemonPlatform(docker));
   const configDigest = image.config.digest;
   const local = await localImages(docker, ref, image, configDigest);
   const base = { image, configDigest, local };
-  const current = local.find((l) => l.configDigest === configDigest || l.id === image.manifestDigest);
+  const current = local.find((l) => l.configDigest === configDigest || l.id === image.manifestDigest) ?? (await heldUnderOtherNames(docker, image, configDigest));
   if (current) return { ...base, action: 'up-to-date', current };
-  if (!local.length) return { ...base, action: 'pull', reason: `no image of ${repositoryName(ref)} in the daemon (a first install is a pull)` };
+  if (!local.length) return { ...base, action: 'pull', reason: `no image of ${repositoryName(ref)} in the daemon: a first install is a pull` };
   const { patch, reason } = await choosePatch(registry, ref, image, configDigest, local);
   return patch ? { ...base, action: 'patch', patch } : { ...base, action: 'pull', reason };
 }

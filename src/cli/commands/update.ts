@@ -31,7 +31,7 @@ interface UpdateCliOptions extends DaemonOptions, RegistryCliOptions {
 /** What update did (or, with --dry-run, would do); --json prints it. */
 interface UpdateResult {
   reference: string;
-  action: UpdatePlan['action'] | 'refused';
+  action: UpdatePlan['action'];
   dryRun: boolean;
   manifestDigest: string;
   configDigest: string;
@@ -46,6 +46,8 @@ interface UpdateResult {
   /** The ID the daemon holds the new image under. */
   loadedId?: string;
   partial?: boolean;
+  /** Up to date, but REF's tag was (or would be) moved onto the image. */
+  retag?: boolean;
 }
 
 export function register(program: Command): void {
@@ -115,7 +117,10 @@ async function runUpdate(ctx: CliContext, refArg: string, options: UpdateCliOpti
     const current = plan.current!;
     result.from = { id: current.id, configDigest: current.configDigest };
     result.bytes = 0;
-    if (!options.dryRun && tag && !current.tags.includes(tag)) await docker.tagImage(current.id, tag);
+    if (tag && !current.tags.includes(tag)) {
+      result.retag = true;
+      if (!options.dryRun) await docker.tagImage(current.id, tag);
+    }
   } else if (plan.action === 'patch') {
     await byPatch(ctx, registry, docker, ref, plan, plan.patch!, tag, options, result);
   } else {
@@ -167,20 +172,20 @@ function finish(ctx: CliContext, options: UpdateCliOptions, result: UpdateResult
   }
   const to = shortId(result.configDigest);
   const named = result.tag ? `, tagged ${result.tag}` : '';
-  const bytes = (n: number | undefined): string => `${formatBytes(n ?? 0)} (${n ?? 0} bytes)`;
+  const bytes = (n: number | undefined): string => `${n ?? 0} bytes (${formatBytes(n ?? 0)})`;
   if (options.dryRun) {
     const line =
       result.action === 'up-to-date'
-        ? `up to date: ${shortId(result.from!.id)} is ${to}; would fetch 0 bytes`
+        ? `up to date: ${shortId(result.from!.id)} is ${to}${result.retag ? `; would tag it ${result.tag}` : ''}; would fetch 0 bytes`
         : result.action === 'patch'
-          ? `would apply patch ${result.patch!.reference} from ${shortId(result.from!.id)} to ${to}${named}: would fetch ${bytes(result.bytes)}`
-          : `would pull ${result.reference}@${result.manifestDigest} (${to}) through the daemon${named} (${result.reason}): would fetch ${bytes(result.bytes)}`;
+          ? `would apply patch ${result.patch!.reference} to ${shortId(result.from!.id)}, making ${to}${named}; would fetch ${bytes(result.bytes)}`
+          : `would pull ${result.manifestDigest} (${to}) through the daemon${named} (${result.reason}); would fetch ${bytes(result.bytes)}`;
     process.stdout.write(`${result.reference}: ${line}\n`);
     return;
   }
-  if (result.action === 'up-to-date') ctx.info(`${result.reference}: up to date (${shortId(result.from!.id)})${named}`);
+  if (result.action === 'up-to-date') ctx.info(`${result.reference}: up to date (${shortId(result.from!.id)})${result.retag ? named : ''}`);
   else if (result.action === 'patch') {
-    const sent = result.partial ? ' (only the changed layers were sent)' : '';
-    ctx.info(`${result.reference}: updated ${shortId(result.from!.id)} -> ${shortId(result.loadedId!)} by patch ${result.patch!.reference}, fetched ${bytes(result.bytes)}${sent}${named}; every layer digest verified`);
+    const sent = result.partial ? 'only the changed layers went to the daemon' : 'the daemon took the full image';
+    ctx.info(`${result.reference}: updated ${shortId(result.from!.id)} -> ${shortId(result.loadedId!)} by patch ${result.patch!.reference}, fetched ${bytes(result.bytes)}${named}; ${sent}; every layer digest verified`);
   } else ctx.info(`${result.reference}: pulled ${shortId(result.loadedId!)} through the daemon${named}; config ${to} checked`);
 }
