@@ -50,6 +50,8 @@ interface Version {
   /** Sizes of the layer tars and the config, as pushImage uploads them. */
   layerSizes: number[];
   configSize: number;
+  /** The digest of its manifest in the registry. */
+  manifest: string;
 }
 
 interface App {
@@ -83,8 +85,8 @@ async function makeApp(host: string, name: string, client = new RegistryClient(h
     const files = await untar(archive);
     const [entry] = JSON.parse(files.get('manifest.json')!.toString()) as Array<{ Config: string; Layers: string[] }>;
     const config = files.get(entry!.Config)!;
-    v[n] = { tar, archive, id: sha256(config), layerSizes: entry!.Layers.map((l) => files.get(l)!.length), configSize: config.length };
-    await pushImage(client, name, n, archive);
+    const manifest = await pushImage(client, name, n, archive);
+    v[n] = { tar, archive, id: sha256(config), layerSizes: entry!.Layers.map((l) => files.get(l)!.length), configSize: config.length, manifest };
   }
   const patch = join(dir, 'v1-v2.patch');
   const created = run(['create', '-q', v['1'].tar, v['2'].tar, patch]);
@@ -217,6 +219,23 @@ describe('update on dockerd 20.10 (classic store)', () => {
     expect(await imagesOf(client, app.repo)).toEqual(before);
     await expect(client.inspectImage(app.v['2'].id)).rejects.toThrow();
   }, 120_000);
+
+  it("an index: the daemon's platform is picked; an index without it is one line naming the platforms it has", async () => {
+    const app = await makeApp(registry.host, `dp/update-index-${randomBytes(3).toString('hex')}`);
+    const name = app.repo.slice(registry.host.length + 1);
+    const registryClient = new RegistryClient(registry.host);
+    const version = await client.systemVersion();
+    const v2 = (await registryClient.getManifest(name, app.v['2'].manifest))!;
+    const v3 = (await registryClient.getManifest(name, app.v['3'].manifest))!;
+    const entry = (m: typeof v2, architecture: string) => ({ mediaType: m.mediaType, digest: m.digest, size: m.bytes.length, platform: { os: 'linux', architecture } });
+    const index = (entries: unknown[]) => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries }));
+    await registryClient.putManifest(name, 'multi', 'application/vnd.oci.image.index.v1+json', index([entry(v3, 's390x'), entry(v2, String(version.Arch))]));
+    await registryClient.putManifest(name, 'other', 'application/vnd.oci.image.index.v1+json', index([entry(v3, 's390x'), entry(v2, 'riscv64')]));
+    const dry = json(run(['update', `${app.repo}:multi`, '--dry-run', '--json']));
+    expect(dry).toMatchObject({ action: 'pull', manifestDigest: app.v['2'].manifest, configDigest: app.v['2'].id });
+    expectOneLineError(run(['update', `${app.repo}:other`]), 9, new RegExp(`has no image for linux/${String(version.Arch)}.*\\(it has: linux/s390x, linux/riscv64\\)`));
+    expectOneLineError(run(['update', `${app.repo}:nosuchtag`]), 9, /not found in the registry/);
+  }, 60_000);
 
   describe('a registry with TLS and htpasswd', () => {
     let secure: TestRegistry;

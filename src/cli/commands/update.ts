@@ -64,11 +64,11 @@ export function register(program: Command): void {
       'after',
       `
 REF is looked up in the registry: its manifest (for a multi-platform index,
-the daemon's platform) gives the new image's config digest C. If an image of
-REF's repository in the daemon is C, REF is tagged onto it: up to date.
-Otherwise the patches the registry lists for REF's manifest (pushed with
-\`push\` while the image was in the repository) are searched for one from an
-image the daemon holds to C; the smallest is streamed from the registry,
+the daemon's platform) gives the new image's config digest C. If the daemon
+holds C (under any name), REF is tagged onto it: up to date. Otherwise the
+patches the registry lists for REF's manifest (pushed with \`push\` while the
+image was in the repository) are searched for one from an image of REF's
+repository in the daemon to C; the smallest is streamed from the registry,
 applied, loaded, checked to be C and tagged REF. With no such patch (or no
 image of the repository at all), stderr says why and the daemon pulls REF
 by its manifest digest (credentials, when given or in config.json, go to the
