@@ -136,6 +136,7 @@ export class DockerClient {
   readonly #connectTimeoutMs: number;
   readonly #requestTimeoutMs: number;
   #version: Promise<string> | undefined;
+  #systemVersion: Promise<Record<string, unknown>> | undefined;
 
   constructor(options: DockerClientOptions = {}) {
     this.endpoint = parseDockerHost(options.host);
@@ -181,14 +182,8 @@ export class DockerClient {
   }
 
   async #negotiate(): Promise<string> {
-    const res = await this.#request('GET', '/version', { versioned: false });
-    const body = await this.#expectOk(res, '');
-    let info: { ApiVersion?: string; MinAPIVersion?: string } = {};
-    try {
-      info = JSON.parse(body) as typeof info;
-    } catch {
-      // fall back to the ping header below
-    }
+    // A body that is not JSON reads as {}: the ping header below then tells the version.
+    const info = (await this.systemVersion()) as { ApiVersion?: string; MinAPIVersion?: string };
     let serverMax = info.ApiVersion ?? undefined;
     if (!serverMax) {
       const ping = await this.#request('GET', '/_ping', { versioned: false });
@@ -214,10 +209,29 @@ export class DockerClient {
     return JSON.parse(await this.#expectOk(res, '')) as Record<string, unknown>;
   }
 
-  /** GET /version: the daemon's version and platform (`Os`, `Arch`, `Version`, `ApiVersion`, ...). */
-  async systemVersion(): Promise<Record<string, unknown>> {
-    const res = await this.#request('GET', '/version');
-    return JSON.parse(await this.#expectOk(res, '')) as Record<string, unknown>;
+  /**
+   * GET /version (unversioned): the daemon's version and platform (`Os`,
+   * `Arch`, `Version`, `ApiVersion`, podman's `Components`, ...); {} for a
+   * body that is not a JSON object. Asked once per client (the version
+   * negotiation reads it too): podman takes seconds to answer it.
+   */
+  systemVersion(): Promise<Record<string, unknown>> {
+    if (!this.#systemVersion) {
+      this.#systemVersion = this.#fetchVersion();
+      this.#systemVersion.catch(() => (this.#systemVersion = undefined)); // retry on the next call
+    }
+    return this.#systemVersion;
+  }
+
+  async #fetchVersion(): Promise<Record<string, unknown>> {
+    const res = await this.#request('GET', '/version', { versioned: false });
+    const body = await this.#expectOk(res, '');
+    try {
+      const value = JSON.parse(body) as unknown;
+      return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
   }
 
   /** GET /images/json: the tagged and digest-named images (`docker images`), tags and digests normalised to arrays. */
