@@ -7,7 +7,10 @@
  * is up to date, `update :3` (no patch) pulls through the daemon, or
  * refuses with --no-pull; --dry-run reports the bytes and changes nothing.
  * The failures (wrong password, unknown repository, registry down, a patch
- * blob that does not match) are one line, non-zero, images unchanged.
+ * blob that does not match) are one line, non-zero, images unchanged. An
+ * index gives the daemon's platform's entry (or one line naming the ones it
+ * has). Each engine pulls from a registry with htpasswd with the
+ * credentials update hands it (X-Registry-Auth).
  * A missing engine or registry fails the test, never skips it.
  */
 import { randomBytes } from 'node:crypto';
@@ -267,6 +270,40 @@ describe('update on dockerd 20.10 (classic store)', () => {
       made.push([client26, app.v['2'].id]);
     }, 120_000);
   });
+});
+
+describe('a plain loopback registry with htpasswd', () => {
+  let locked: TestRegistry;
+  beforeAll(async () => {
+    const htpasswd = join(tmp, 'htpasswd-plain');
+    writeFileSync(htpasswd, `${htpasswdLine(USER, PASSWORD)}\n`);
+    locked = await startRegistry({ htpasswd });
+  });
+  afterAll(async () => {
+    await locked?.stop();
+  });
+
+  it('X-Registry-Auth is URL-safe base64 of the JSON the daemon reads', async () => {
+    const { registryAuthHeader } = await import('../../src/device/update.js');
+    const header = registryAuthHeader({ username: 'u', password: 'p?>?>~~~' }, 'docker.io');
+    expect(header).not.toMatch(/[+/]/);
+    expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toEqual({ username: 'u', password: 'p?>?>~~~', serveraddress: 'registry-1.docker.io' });
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.name} pulls with the credentials given (no patch, no local image: a first install)`, async () => {
+      const client = await engine.require();
+      const registryClient = new RegistryClient(locked.host, { credentials: { username: USER, password: PASSWORD } });
+      const app = await makeApp(locked.host, `dp/update-auth-${engine.kind}-${randomBytes(3).toString('hex')}`, registryClient);
+      const login = ['-u', USER, '--password-stdin', '-H', client.host];
+      expectOneLineError(run(['update', `${app.repo}:2`, ...login], { input: 'wrong' }), 11, /refused access as device/);
+      const r = run(['update', `${app.repo}:2`, ...login], { input: PASSWORD });
+      if (r.status === 0) made.push([client, (await client.inspectImage(`${app.repo}:2`)).Id]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/a first install is a pull; pulling through the daemon/);
+      expect(await configOf(client, `${app.repo}:2`)).toBe(app.v['2'].id);
+    }, 120_000);
+  }
 });
 
 for (const engine of ENGINES.filter((e) => e.kind !== 'classic')) {
