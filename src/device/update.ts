@@ -130,7 +130,7 @@ export async function planUpdate(registry: RegistryClient, docker: DockerClient,
 /** The smallest usable patch to C from a local image, or why there is none. */
 async function choosePatch(registry: RegistryClient, ref: Reference, image: RegistryImage, configDigest: string, local: LocalImage[]): Promise<{ patch?: ChosenPatch; reason?: string }> {
   const listed = await findPatches(registry, ref.repository, image.manifestDigest);
-  const where = `${repositoryName(ref)}`;
+  const where = repositoryName(ref);
   if (!listed.length) return { reason: `no patch to ${short(configDigest)} (manifest ${short(image.manifestDigest)}) in ${where}` };
   const toNew = listed.filter((d) => d.annotations?.[Annotation.newConfig] === configDigest);
   const readable = toNew.filter((d) => d.annotations?.[Annotation.formatVersion] === String(FORMAT_VERSION));

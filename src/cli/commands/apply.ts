@@ -8,7 +8,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
 import { applyPatch } from '../../delta/apply.js';
-import type { ApplyOptions, ApplyResult } from '../../delta/types.js';
+import type { ApplyResult } from '../../delta/types.js';
 import type { DockerClient } from '../../docker/client.js';
 import { nodeHasher } from '../../image/source.node.js';
 import { usageError } from '../io.js';
@@ -124,12 +124,12 @@ export async function loadPatched(
   ctx: CliContext,
   client: DockerClient,
   inputs: Pick<ApplyInputs, 'old' | 'patch' | 'header'>,
-  options: { expectNewId: string; tags: string[]; tempDir: string; onProgress?: ApplyOptions['onProgress'] },
+  options: { expectNewId: string; tags: string[]; tempDir: string },
 ): Promise<ApplyResult & { partial: boolean; loadedId: string }> {
   const { applyIntoDaemon } = await import('../../device/load.js');
   const result = await applyIntoDaemon(client, inputs.old, () => inputs.patch.stream(), {
     hasher: nodeHasher,
-    onProgress: options.onProgress ?? progressTo(ctx.progress),
+    onProgress: progressTo(ctx.progress),
     expectNewId: options.expectNewId,
     expected: inputs.header.new,
     tags: options.tags,

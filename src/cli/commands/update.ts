@@ -159,7 +159,7 @@ async function byPull(ctx: CliContext, registry: RegistryClient, docker: DockerC
     result.bytes = (await pullBytes(registry, docker, ref, plan.image)).bytes;
     return;
   }
-  if (!options.json) ctx.info(`${result.reference}: ${plan.reason}; pulling through the daemon`);
+  ctx.info(`${result.reference}: ${plan.reason}; pulling through the daemon`);
   ctx.progress.phase('pulling through the daemon');
   result.loadedId = await pullThroughDaemon(docker, ref, plan, { tag, credentials: registry.credentials, unverifiedTransport: registry.unverifiedTransport });
 }
