@@ -16,13 +16,14 @@ import * as inspectCommand from './commands/inspect.js';
 import * as verifyCommand from './commands/verify.js';
 import * as demoCommand from './commands/demo.js';
 import * as pushCommand from './commands/push.js';
+import * as updateCommand from './commands/update.js';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
 /** Subcommands, in the order `--help` lists them. */
-export const COMMANDS: CommandModule[] = [createCommand, applyCommand, pushCommand, verifyCommand, inspectCommand, demoCommand, diffCommand, patchCommand, serveCommand];
+export const COMMANDS: CommandModule[] = [createCommand, applyCommand, pushCommand, updateCommand, verifyCommand, inspectCommand, demoCommand, diffCommand, patchCommand, serveCommand];
 
 function packageVersion(): string {
   try {

@@ -66,6 +66,28 @@ export interface LoadResult {
   loaded: string[];
 }
 
+/** One image of GET /images/json: its ID and the names it has. */
+export interface ImageSummary {
+  Id: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+}
+
+export interface PullOptions {
+  /** The X-Registry-Auth header's value (base64url JSON of username, password, serveraddress); the daemon does not read config.json. */
+  registryAuth?: string;
+  /** Called for every progress message the daemon sends. */
+  onMessage?: (message: JsonMessage) => void;
+  /**
+   * Podman only (its libpod API version, e.g. '4.3.1'): pull through its
+   * own API (`/vX/libpod/images/pull`) with `tlsVerify=false`. Its
+   * Docker-compatible pull has no such switch and asks every registry not
+   * listed insecure in registries.conf over https, loopback ones too
+   * (dockerd allows http for 127.0.0.0/8 by itself).
+   */
+  podmanTlsVerifyOff?: string;
+}
+
 export interface RemoveResult {
   untagged: string[];
   deleted: string[];
@@ -114,6 +136,7 @@ export class DockerClient {
   readonly #connectTimeoutMs: number;
   readonly #requestTimeoutMs: number;
   #version: Promise<string> | undefined;
+  #systemVersion: Promise<Record<string, unknown>> | undefined;
 
   constructor(options: DockerClientOptions = {}) {
     this.endpoint = parseDockerHost(options.host);
@@ -159,14 +182,8 @@ export class DockerClient {
   }
 
   async #negotiate(): Promise<string> {
-    const res = await this.#request('GET', '/version', { versioned: false });
-    const body = await this.#expectOk(res, '');
-    let info: { ApiVersion?: string; MinAPIVersion?: string } = {};
-    try {
-      info = JSON.parse(body) as typeof info;
-    } catch {
-      // fall back to the ping header below
-    }
+    // A body that is not JSON reads as {}: the ping header below then tells the version.
+    const info = (await this.systemVersion()) as { ApiVersion?: string; MinAPIVersion?: string };
     let serverMax = info.ApiVersion ?? undefined;
     if (!serverMax) {
       const ping = await this.#request('GET', '/_ping', { versioned: false });
@@ -190,6 +207,62 @@ export class DockerClient {
   async info(): Promise<Record<string, unknown>> {
     const res = await this.#request('GET', '/info');
     return JSON.parse(await this.#expectOk(res, '')) as Record<string, unknown>;
+  }
+
+  /**
+   * GET /version (unversioned): the daemon's version and platform (`Os`,
+   * `Arch`, `Version`, `ApiVersion`, podman's `Components`, ...); {} for a
+   * body that is not a JSON object. Asked once per client (the version
+   * negotiation reads it too): podman takes seconds to answer it.
+   */
+  systemVersion(): Promise<Record<string, unknown>> {
+    if (!this.#systemVersion) {
+      this.#systemVersion = this.#fetchVersion();
+      this.#systemVersion.catch(() => (this.#systemVersion = undefined)); // retry on the next call
+    }
+    return this.#systemVersion;
+  }
+
+  async #fetchVersion(): Promise<Record<string, unknown>> {
+    const res = await this.#request('GET', '/version', { versioned: false });
+    const body = await this.#expectOk(res, '');
+    try {
+      const value = JSON.parse(body) as unknown;
+      return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
+  }
+
+  /** GET /images/json: the tagged and digest-named images (`docker images`), tags and digests normalised to arrays. */
+  async listImages(): Promise<ImageSummary[]> {
+    const res = await this.#request('GET', '/images/json');
+    const list = JSON.parse(await this.#expectOk(res, '')) as Array<Partial<ImageSummary>> | null;
+    return (list ?? []).map((image) => ({ Id: String(image.Id), RepoTags: image.RepoTags ?? [], RepoDigests: image.RepoDigests ?? [] }));
+  }
+
+  /**
+   * POST /images/create?fromImage=NAME&tag=TAG: the daemon pulls `name:tag`
+   * (or `name@digest`, digest given as the tag, as the docker CLI sends it).
+   * The answer is a progress stream; an error inside it is a DOCKER error
+   * here (the caller knows whether it was the registry's).
+   */
+  async pullImage(name: string, tag: string, options: PullOptions = {}): Promise<void> {
+    let path: string;
+    if (options.podmanTlsVerifyOff) {
+      const reference = `${name}${tag.startsWith('sha256:') ? '@' : ':'}${tag}`;
+      path = `/v${options.podmanTlsVerifyOff}/libpod/images/pull?${new URLSearchParams({ reference, tlsVerify: 'false', quiet: 'true' })}`;
+    } else {
+      path = `/v${await this.apiVersion()}/images/create?${new URLSearchParams({ fromImage: name, tag })}`;
+    }
+    const exchange = await openExchange(this.endpoint, {
+      method: 'POST',
+      path,
+      headers: options.registryAuth ? { 'X-Registry-Auth': options.registryAuth } : {},
+      connectTimeoutMs: this.#connectTimeoutMs,
+      idleTimeoutMs: 0,
+    });
+    await this.#consumeProgress(exchange, 'pull failed', (message) => options.onMessage?.(message));
   }
 
   /** GET /images/json?all=1: the IDs of the images the daemon lists (what `docker images -a` shows). */

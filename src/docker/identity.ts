@@ -21,7 +21,11 @@ const stores = new WeakMap<DockerClient, Promise<boolean>>();
 export function usesContainerdStore(client: DockerClient): Promise<boolean> {
   let answer = stores.get(client);
   if (!answer) {
-    answer = client.info().then((info) => JSON.stringify(info.DriverStatus ?? []).includes('io.containerd.snapshotter'));
+    // podman (its /version names a "Podman Engine" component, and /version is asked anyway) never is: skip its slow /info.
+    answer = client
+      .systemVersion()
+      .then((version) => /podman/i.test(JSON.stringify(version.Components ?? [])))
+      .then((podman) => !podman && client.info().then((info) => JSON.stringify(info.DriverStatus ?? []).includes('io.containerd.snapshotter')));
     stores.set(client, answer);
   }
   return answer;

@@ -81,6 +81,16 @@ export class RegistryClient {
     this.#credentials = options.credentials ?? (options.useDockerConfig === false ? undefined : credentialsFromConfig(registry));
   }
 
+  /** The credentials this client logs in with, if any (given, or from config.json): `update` hands them to the daemon for a pull. */
+  get credentials(): Credentials | undefined {
+    return this.#credentials;
+  }
+
+  /** True once the client talks to the registry without a checked certificate (plain http, or an --insecure-registry host). */
+  get unverifiedTransport(): boolean {
+    return this.#scheme === 'http:' || this.#insecure;
+  }
+
   /** `GET /v2/` (settles the scheme); resolves when the registry answers as one. */
   async ping(): Promise<void> {
     const res = await this.#request({ method: 'GET', path: '/v2/', scope: undefined });

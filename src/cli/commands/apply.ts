@@ -9,6 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
 import { applyPatch } from '../../delta/apply.js';
 import type { ApplyResult } from '../../delta/types.js';
+import type { DockerClient } from '../../docker/client.js';
 import { nodeHasher } from '../../image/source.node.js';
 import { usageError } from '../io.js';
 import { markComplete, openOutput, writeOutput } from '../output.js';
@@ -101,25 +102,43 @@ async function runApply(ctx: CliContext, oldArg: string, newArg: string, patchPa
       report(ctx, options, { ...result, output: options.output });
       return;
     }
-    await intoDaemon(ctx, inputs, options, applyOptions, dir);
+    await intoDaemon(ctx, inputs, options, newArg, dir);
   } finally {
     await inputs.close();
   }
 }
 
-async function intoDaemon(ctx: CliContext, inputs: ApplyInputs, options: ApplyCliOptions, applyOptions: Parameters<typeof applyPatch>[3], dir: string): Promise<void> {
-  const { applyIntoDaemon } = await import('../../device/load.js');
+async function intoDaemon(ctx: CliContext, inputs: ApplyInputs, options: ApplyCliOptions, newArg: string, dir: string): Promise<void> {
   const client = await dockerClient(options);
+  const result = await loadPatched(ctx, client, inputs, { expectNewId: newArg, tags: options.tag, tempDir: dir });
+  report(ctx, options, { ...result, loadedInto: client.host, tags: options.tag.length ? options.tag : inputs.header.new.tags });
+}
+
+/**
+ * apply's daemon path, shared with `update`: rebuild the image the patch
+ * makes from `inputs.old`, load it (partial archive first, the full one if
+ * the daemon refuses that), check the daemon holds the patch's new image
+ * under the ID it uses, then tag it. `expectNewId` is the trust anchor.
+ */
+export async function loadPatched(
+  ctx: CliContext,
+  client: DockerClient,
+  inputs: Pick<ApplyInputs, 'old' | 'patch' | 'header'>,
+  options: { expectNewId: string; tags: string[]; tempDir: string },
+): Promise<ApplyResult & { partial: boolean; loadedId: string }> {
+  const { applyIntoDaemon } = await import('../../device/load.js');
   const result = await applyIntoDaemon(client, inputs.old, () => inputs.patch.stream(), {
-    ...applyOptions,
+    hasher: nodeHasher,
+    onProgress: progressTo(ctx.progress),
+    expectNewId: options.expectNewId,
     expected: inputs.header.new,
-    tags: options.tag,
-    tempDir: dir,
+    tags: options.tags,
+    tempDir: options.tempDir,
     info: (message) => ctx.info(message),
     onLoad: () => ctx.progress.phase('loading into the daemon'),
   });
   markComplete();
-  report(ctx, options, { ...result, loadedInto: client.host, tags: options.tag.length ? options.tag : inputs.header.new.tags });
+  return result;
 }
 
 function report(ctx: CliContext, options: ApplyCliOptions, result: ApplyResult & Record<string, unknown>): void {
