@@ -38,3 +38,7 @@ export { gunzip as gunzipExact, gzip as gzipExact } from './gzip';
 // Go's compress/flate and compress/gzip rebuilt from text and level
 // (goflate.ts): output written, or compared with the bytes already there.
 export { goDeflate, goGzip, goFirstDiff } from './goflate';
+
+// Branch normalization of machine code in place (codefilter.ts): called on
+// ranges the JS side checked to lie inside its layout.
+export { codeFilter } from './codefilter';
