@@ -3,7 +3,7 @@
  * (or GZIP) payload out. Runs wherever a DiffCore is (a worker thread, the
  * browser's worker, or inline).
  */
-import { foldShortMatches, type DiffCore, type ExactBudget } from '../core/index.js';
+import { foldShortMatches, type CodeFilters, type DiffCore, type ExactBudget } from '../core/index.js';
 import { encodeGzipEntry } from '../format/image/gzip-entry.js';
 import { encodeWindow, type OldRange, type Piece } from '../format/image/window.js';
 
@@ -15,6 +15,8 @@ export interface DiffJob {
   /** The new bytes of the DIFF pieces, concatenated. */
   target: Uint8Array;
   level: number;
+  /** Machine code to filter in `reference` and `target` (plan.ts), carried into the window. */
+  code?: CodeFilters;
   /**
    * Set for a gzip file rebuilt through its exact form: `reference` is the
    * old twin's data (refs[0]), `target` the new file's, both already found
@@ -25,8 +27,8 @@ export interface DiffJob {
 
 export function runDiffJob(core: DiffCore, job: DiffJob): Uint8Array {
   if (job.gzip) return runGzipJob(core, job, job.gzip);
-  const delta = core.diff(job.reference, job.target);
-  return encodeWindow({ refs: job.refs, pieces: job.pieces, delta }, job.level);
+  const delta = core.diff(job.reference, job.target, job.code ? { code: job.code } : {});
+  return encodeWindow({ refs: job.refs, pieces: job.pieces, delta, ...(job.code ? { code: job.code } : {}) }, job.level);
 }
 
 /**

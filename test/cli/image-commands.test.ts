@@ -139,7 +139,7 @@ describe('inspect and demo', () => {
     expect(text).toMatch(/^reuse /m);
     expect(text).toMatch(/^delta /m);
     const j = JSON.parse(cli(['inspect', '--json', patchPath]).stdout.toString());
-    expect(j).toMatchObject({ formatVersion: 2, oldImageId: oldId, newImageId: newId, patchSize: readFileSync(patchPath).length });
+    expect(j).toMatchObject({ formatVersion: 3, oldImageId: oldId, newImageId: newId, patchSize: readFileSync(patchPath).length });
     expect(j.entries.map((e: { kind: string }) => e.kind)).toEqual(expect.arrayContaining(['reuse', 'delta', 'literal']));
     const piped = cli(['inspect', '--json', '-'], readFileSync(patchPath));
     expect(JSON.parse(piped.stdout.toString())).toEqual(j);

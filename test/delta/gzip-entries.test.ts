@@ -196,24 +196,26 @@ describe('format version', () => {
     ({ patch } = await makePatch(old, await buildDockerArchive(n)));
   });
 
-  it('is 2, in the magic and the header', () => {
-    expect(FORMAT_VERSION).toBe(2);
-    expect(patch[PATCH_MAGIC.length]).toBe(2);
+  it('is 3, in the magic and the header', () => {
+    expect(FORMAT_VERSION).toBe(3);
+    expect(patch[PATCH_MAGIC.length]).toBe(3);
   });
 
-  it('a version-1 patch read by this version: one line naming both', async () => {
-    const v1 = patch.slice();
-    v1[PATCH_MAGIC.length] = 1;
-    const e = await expectPatcherError(() => applyToBytes(old, v1), 'BAD_PATCH', 'v1');
-    expect(e.message).toBe('unsupported patch format version 1; this docker-patcher reads version 2');
-    await expectPatcherError(() => inspectPatch(chunked(v1)), 'BAD_PATCH', 'inspect v1');
+  it('a version-1 or version-2 patch read by this version: one line naming both', async () => {
+    for (const version of [1, 2]) {
+      const older = patch.slice();
+      older[PATCH_MAGIC.length] = version;
+      const e = await expectPatcherError(() => applyToBytes(old, older), 'BAD_PATCH', `v${version}`);
+      expect(e.message).toBe(`unsupported patch format version ${version}; this docker-patcher reads version 3`);
+      await expectPatcherError(() => inspectPatch(chunked(older)), 'BAD_PATCH', `inspect v${version}`);
+    }
   });
 
   it('a patch of a later version: the same shape', async () => {
-    const v3 = patch.slice();
-    v3[PATCH_MAGIC.length] = 3;
-    const e = await expectPatcherError(() => applyPatch(old, chunked(v3), () => {}, { hasher: nodeHasher }), 'BAD_PATCH', 'v3');
-    expect(e.message).toBe('unsupported patch format version 3; this docker-patcher reads version 2');
+    const v4 = patch.slice();
+    v4[PATCH_MAGIC.length] = 4;
+    const e = await expectPatcherError(() => applyPatch(old, chunked(v4), () => {}, { hasher: nodeHasher }), 'BAD_PATCH', 'v4');
+    expect(e.message).toBe('unsupported patch format version 4; this docker-patcher reads version 3');
   });
 });
 

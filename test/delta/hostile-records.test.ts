@@ -60,7 +60,7 @@ const DELETE = Symbol('delete');
 /** [field path, bad values] for each record; DELETE removes a required field. */
 const HEADER_FIELDS: Array<[string, unknown[]]> = [
   ['tool', ['other', DELETE, ...WRONG_TYPES]],
-  ['formatVersion', [0, 1, 3, '2', DELETE, ...WRONG_TYPES]],
+  ['formatVersion', [0, 1, 2, 4, '3', DELETE, ...WRONG_TYPES]],
   ['windowSize', [0, 4 * 1024 ** 3, DELETE, ...BAD_COUNTS, ...WRONG_TYPES]],
   ['old', [DELETE, ...WRONG_TYPES]],
   ['old.imageId', [DELETE, ...BAD_DIGESTS, ...WRONG_TYPES]],

@@ -27,12 +27,12 @@ async function ociPair() {
 describe('both identities in the patch header', () => {
   it('records config and manifest digests of OCI-layout images; NEW is taken by either, full or short', async () => {
     const { old, neu, oldIdentity, newIdentity } = await ociPair();
-    expect(FORMAT_VERSION).toBe(2);
+    expect(FORMAT_VERSION).toBe(3);
     expect(newIdentity.manifestDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
     const { patch, summary } = await makePatch(old, neu);
     expect(summary).toMatchObject({ oldImageId: oldIdentity.imageId, oldManifestDigest: oldIdentity.manifestDigest, newImageId: newIdentity.imageId, newManifestDigest: newIdentity.manifestDigest });
     const { header } = decodePatch(patch);
-    expect(header.formatVersion).toBe(2);
+    expect(header.formatVersion).toBe(3);
     expect(header.old).toMatchObject(oldIdentity);
     expect(header.new).toMatchObject(newIdentity);
     for (const expectNewId of [newIdentity.imageId, newIdentity.manifestDigest, short(newIdentity.imageId), short(newIdentity.manifestDigest), newIdentity.manifestDigest.slice(7)]) {
@@ -90,6 +90,6 @@ describe('both identities in the patch header', () => {
     const v1 = patch.slice();
     v1[7] = 1; // "DPATCH\0" then the version byte
     const err = await expectPatcherError(() => applyToBytes(old, v1), 'BAD_PATCH', 'version 1');
-    expect(err.message).toMatch(/version 1\b.*version 2\b/);
+    expect(err.message).toMatch(/version 1\b.*version 3\b/);
   });
 });
