@@ -111,3 +111,18 @@ export function elfCodeRanges(head: ElfHead, table: Uint8Array, fileSize: number
   }
   return out;
 }
+
+/** Code ranges of an ELF file held whole in memory, or null. */
+export function elfCodeOf(file: Uint8Array): CodeRange[] | null {
+  const head = elfHead(file.subarray(0, ELF_HEADER_SIZE), file.length);
+  if (!head) return null;
+  const ranges = elfCodeRanges(head, file.subarray(head.tableOffset, head.tableOffset + head.tableLength), file.length);
+  return ranges.length ? ranges : null;
+}
+
+/** Filters for diffing two whole files: when both are ELF files of one machine, else undefined. */
+export function codeFiltersOf(old: Uint8Array, neu: Uint8Array): CodeFilters | undefined {
+  const target = elfCodeOf(neu);
+  const reference = target && elfCodeOf(old);
+  return target && reference && reference[0].kind === target[0].kind ? { reference, target } : undefined;
+}

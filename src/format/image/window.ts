@@ -23,7 +23,8 @@
  * Memory to decode: the payload plus the inflated sections (<= window size).
  */
 import { deflateSync } from 'fflate';
-import { checkCodeRanges, type CodeFilters, type CodeKind, type CodeRange, type Delta } from '../../core/index.js';
+import type { CodeFilters, Delta } from '../../core/index.js';
+import { getCodeRanges, putCodeRanges } from '../code-ranges.js';
 import { badPatch } from '../../errors.js';
 import { inflateExact } from '../bytes.js';
 import { checkDelta, decodeCtrl, encodeCtrl } from '../ctrl.js';
@@ -84,33 +85,6 @@ export function encodeWindow(w: WindowData, level = 9): Uint8Array {
   putSection(out, meta.result(), level);
   putDelta(out, w.delta, level);
   return out.result().slice();
-}
-
-function putCodeRanges(meta: VarintWriter, ranges: readonly CodeRange[]): void {
-  meta.wide(ranges.length);
-  let end = 0;
-  for (const r of ranges) {
-    meta.wide(r.kind);
-    meta.wide(r.start - end);
-    meta.wide(r.length);
-    meta.wide(r.fileOffset);
-    end = r.start + r.length;
-  }
-}
-
-/** Code ranges of a buffer of `size` bytes: sorted, disjoint, inside it (checked). */
-function getCodeRanges(meta: VarintReader, size: number, what: string): CodeRange[] {
-  const count = meta.wide();
-  if (count * 4 > meta.remaining) throw badPatch(`window layout claims more ${what} code ranges than it holds`);
-  const ranges: CodeRange[] = [];
-  let end = 0;
-  for (let i = 0; i < count; i++) {
-    const r = { kind: meta.wide() as CodeKind, start: end + meta.wide(), length: meta.wide(), fileOffset: meta.wide() };
-    end = r.start + r.length;
-    ranges.push(r);
-  }
-  checkCodeRanges(ranges, size, `window ${what}`);
-  return ranges;
 }
 
 /** A delta's three sections (ctrl, diff as zero runs, extra), as a window stores them. */
@@ -186,7 +160,7 @@ export function decodeWindow(payload: Uint8Array, blobs: number, limits: WindowL
     pieces.push({ copy: true, blob, offset, length });
   }
   if (diffBytes > limits.maxDiffBytes) throw badPatch(`window makes ${diffBytes} bytes by diff (limit ${limits.maxDiffBytes})`);
-  const code = { reference: getCodeRanges(meta, refBytes, 'reference'), target: getCodeRanges(meta, diffBytes, 'output') };
+  const code = { reference: getCodeRanges(meta, refBytes, 'window reference'), target: getCodeRanges(meta, diffBytes, 'window output') };
   meta.end();
   const delta = getDelta(input, 'window', refBytes, diffBytes);
   input.end();
