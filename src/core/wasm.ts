@@ -7,6 +7,8 @@
  *          plus SA-IS scratch: n/8 + 2 KiB, up to ~1.2n more when every
  *          LMS substring repeats (sais.ts)   => 5.2n + 3m (at worst 6.4n + 3m)
  *   patch: old n + ctrl (12 per triple) + diff + extra + one output chunk
+ *          (with output code ranges: the whole output m, filtered in place)
+ *   code filter: in place, nothing more (filterCode: the buffer's size)
  *   inflateExact/gunzipExact of n compressed bytes: n + text + structure,
  *          where text <= maxOutput and structure <= maxStructure (the
  *          caller's budget; capacities start at max(4n, gzip ISIZE) and
