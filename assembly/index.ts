@@ -41,3 +41,7 @@ export { goDeflate, goGzip, goFirstDiff } from './goflate';
 
 // zlib's LZ77 parse as a prediction of a stream's tokens (lazyparse.ts).
 export { zlibPredict } from './lazyparse';
+
+// Branch normalization of machine code in place (codefilter.ts): called on
+// ranges the JS side checked to lie inside its layout.
+export { codeFilter } from './codefilter';

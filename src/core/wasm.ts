@@ -7,6 +7,8 @@
  *          plus SA-IS scratch: n/8 + 2 KiB, up to ~1.2n more when every
  *          LMS substring repeats (sais.ts)   => 5.2n + 3m (at worst 6.4n + 3m)
  *   patch: old n + ctrl (12 per triple) + diff + extra + one output chunk
+ *          (with output code ranges: the whole output m, filtered in place)
+ *   code filter: in place, nothing more (filterCode: the buffer's size)
  *   inflateExact/gunzipExact of n compressed bytes: n + text + structure,
  *          where text <= maxOutput and structure <= maxStructure (the
  *          caller's budget; capacities start at max(4n, gzip ISIZE) and
@@ -26,6 +28,7 @@
 import type { Delta } from './delta.js';
 import { compileCoreModule } from './load.node.js';
 import { ErrorCode, PatcherError, badImage, badPatch } from '../errors.js';
+import { checkCodeRanges, type CodeFilters, type CodeRange } from './code-filter.js';
 
 export interface DiffCore {
   /** Suffix array of `text` (used by tests): SA[i] = start of the i-th smallest suffix. */
@@ -35,7 +38,7 @@ export interface DiffCore {
    * views into the core's memory, valid until its next call: no second copy
    * of up to `neu.length` bytes (the single-file CLI on big inputs).
    */
-  diff(old: Uint8Array, neu: Uint8Array, options?: { views?: boolean }): Delta;
+  diff(old: Uint8Array, neu: Uint8Array, options?: DiffOptions): Delta;
   /**
    * diff() for inputs the caller reads straight into the core's memory:
    * fill `old` and `neu` (views, valid until run()), then run(). Big inputs
@@ -55,7 +58,13 @@ export interface DiffCore {
    * memory: returns that region (fill it, then call start()) so a window's
    * old bytes are never held twice. Nothing may use the core in between.
    */
-  preparePatch(refLength: number, delta: Delta, newSize: number, chunkSize?: number): PreparedPatch;
+  preparePatch(refLength: number, delta: Delta, newSize: number, chunkSize?: number, code?: CodeFilters): PreparedPatch;
+  /**
+   * Rewrite the code in `ranges` of `bytes` in place: branch targets made
+   * absolute (encode) or relative again (codefilter.ts). Copies through the
+   * core's memory; diff and preparePatch filter without the copies.
+   */
+  filterCode(bytes: Uint8Array, ranges: readonly CodeRange[], encode: boolean): void;
   /**
    * Decode a raw deflate stream (and any bytes after it) into its exact
    * form (layout: assembly/deflate.ts). Throws PatcherError BAD_IMAGE when
@@ -126,15 +135,27 @@ export interface PreparedGoGzip {
   run(): Uint8Array;
 }
 
+export interface DiffOptions {
+  /** Return diff and extra as views into the core's memory (valid until its next call) instead of copies. */
+  views?: boolean;
+  /**
+   * Code to filter before the search (code-filter.ts): the delta then turns
+   * the filtered old bytes into the filtered new ones, and its patch needs
+   * the same ranges (preparePatch's `code`). Costs nothing in memory.
+   */
+  code?: CodeFilters;
+}
+
 export interface PreparedDiff {
   old: Uint8Array;
   neu: Uint8Array;
-  run(options?: { views?: boolean }): Delta;
+  run(options?: DiffOptions): Delta;
 }
 
 export interface PreparedPatch {
   /** Where the reference goes: a view into the core's memory, valid until start(). */
   reference: Uint8Array;
+  /** Filters the reference (when code was given) and starts bspatch; with output code ranges, yields the whole output as one chunk, restored. */
   start(): Generator<Uint8Array>;
 }
 
@@ -176,6 +197,7 @@ interface CoreExports {
   goGzip(src: number, n: number, level: number, hdr: number, hdrLen: number, out: number, outCap: number, check: number, scratch: number): number;
   goFirstDiff(): number;
   zlibPredict(src: number, n: number, level: number, dst: number, cap: number, scratch: number): number;
+  codeFilter(buf: number, start: number, end: number, kind: number, fileOffset: number, encode: number): number;
 }
 
 /** Levels goflate.ts models, most likely first (Go's default, then its neighbours). */
@@ -319,7 +341,7 @@ class WasmCore implements DiffCore {
     return new Int32Array(this.#ex.memory.buffer, saPtr, n).slice();
   }
 
-  diff(old: Uint8Array, neu: Uint8Array, options: { views?: boolean } = {}): Delta {
+  diff(old: Uint8Array, neu: Uint8Array, options: DiffOptions = {}): Delta {
     const prepared = this.prepareDiff(old.length, neu.length);
     prepared.old.set(old);
     prepared.neu.set(neu);
@@ -340,6 +362,10 @@ class WasmCore implements DiffCore {
       old: this.#bytes(oldPtr, n),
       neu: this.#bytes(newPtr, m),
       run: (options = {}) => {
+        if (options.code) {
+          this.#filter(oldPtr, n, options.code.reference, true, 'reference');
+          this.#filter(newPtr, m, options.code.target, true, 'target');
+        }
         if (this.#ex.suffixSort(oldPtr, n, saPtr, scratch) < 0) {
           throw new PatcherError(ErrorCode.Core, 'out of memory in the suffix sort');
         }
@@ -387,8 +413,14 @@ class WasmCore implements DiffCore {
     return prepared.start();
   }
 
-  preparePatch(refLength: number, delta: Delta, newSize: number, chunkSize = DEFAULT_PATCH_CHUNK): PreparedPatch {
+  preparePatch(refLength: number, delta: Delta, newSize: number, chunkSize = DEFAULT_PATCH_CHUNK, code?: CodeFilters): PreparedPatch {
     checkNewSize(newSize);
+    if (code) {
+      checkCodeRanges(code.reference, refLength, 'reference');
+      checkCodeRanges(code.target, newSize, 'output');
+      // The inverse filter needs the whole output at once (an instruction may straddle chunks).
+      if (code.target.length) chunkSize = Math.max(newSize, 1);
+    }
     if (delta.ctrl.length % 3 !== 0) throw badPatch('control stream length is not a multiple of 3');
     const { ctrl, diff, extra } = delta;
     const oldPtr = this.#base;
@@ -408,10 +440,40 @@ class WasmCore implements DiffCore {
     return {
       reference: this.#bytes(oldPtr, refLength),
       start: () => {
+        if (code) this.#filter(oldPtr, refLength, code.reference, true, 'reference');
         this.#ex.patchBegin(oldPtr, refLength, ctrlPtr, triples, diffPtr, diffSize, extraPtr, extraSize, newSize);
-        return this.#drain(outPtr, chunk);
+        const chunks = this.#drain(outPtr, chunk);
+        return code?.target.length ? this.#restored(chunks, outPtr, code.target) : chunks;
       },
     };
+  }
+
+  /** The output (one chunk: preparePatch made it whole) with its code restored. */
+  *#restored(chunks: Generator<Uint8Array>, outPtr: number, ranges: readonly CodeRange[]): Generator<Uint8Array> {
+    for (const out of chunks) {
+      this.#filter(outPtr, out.length, ranges, false, 'output');
+      yield this.#bytes(outPtr, out.length);
+    }
+  }
+
+  filterCode(bytes: Uint8Array, ranges: readonly CodeRange[], encode: boolean): void {
+    checkCodeRanges(ranges, bytes.length, 'buffer');
+    this.#reserve(this.#base + bytes.length);
+    const view = this.#bytes(this.#base, bytes.length);
+    view.set(bytes);
+    this.#filter(this.#base, bytes.length, ranges, encode, 'buffer');
+    bytes.set(this.#bytes(this.#base, bytes.length));
+  }
+
+  /** Filter checked ranges of the `size` bytes at `ptr` in place. */
+  #filter(ptr: number, size: number, ranges: readonly CodeRange[], encode: boolean, what: string): void {
+    checkCodeRanges(ranges, size, what);
+    for (const r of ranges) {
+      const start = ptr + r.start;
+      if (this.#ex.codeFilter(start, 0, r.length, r.kind, r.fileOffset >>> 0, encode ? 1 : 0) < 0) {
+        throw new PatcherError(ErrorCode.Core, `code filter refused ${what} range ${r.start}+${r.length}`);
+      }
+    }
   }
 
   *#drain(outPtr: number, chunk: number): Generator<Uint8Array> {

@@ -25,7 +25,9 @@
  *
  * Memory: one window at a time: its reference (the old bytes it names,
  * about the window size), its inflated delta (at most the window size), one
- * 1 MiB output chunk, and the WASM core's copy of the reference and delta.
+ * 256 KiB output chunk (a window holding machine code: its whole output,
+ * at most the window's DIFF bytes), and the WASM core's copy of the
+ * reference and delta.
  * A GZIP frame: old and new file (each at most the window size), both
  * texts (at most 4x) and structures (at most 2x), once in JS and once in
  * the core: about 2 x 7 window sizes at the very worst.
@@ -379,7 +381,8 @@ async function writeWindow(r: Rebuild, payload: Uint8Array, room: number, write:
   // The old bytes are read straight into the core's memory, and the core
   // copies the delta in: nothing here keeps either after this.
   const refs = w.refs.map((ref) => ({ source: blobAt(blobs, ref.blob), offset: ref.offset, length: ref.length }));
-  const prepared = core.preparePatch(refs.reduce((n, ref) => n + ref.length, 0), w.delta, diffBytes, OUT_CHUNK);
+  // A window with code ranges makes its output in one chunk (at most the window's DIFF bytes) to restore the code.
+  const prepared = core.preparePatch(refs.reduce((n, ref) => n + ref.length, 0), w.delta, diffBytes, OUT_CHUNK, w.code);
   w.delta = { ctrl: new Int32Array(0), diff: new Uint8Array(0), extra: new Uint8Array(0) };
   await gatherInto(refs, prepared.reference);
   const made = prepared.start();

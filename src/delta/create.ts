@@ -293,7 +293,7 @@ async function submitWindow(w: PlannedWindow, ww: WindowWriting): Promise<Uint8A
   const target = await gather(w.pieces.flatMap((p) => (p.copy ? [] : [{ source, offset: p.newOffset, length: p.length }])));
   const pieces: Piece[] = w.pieces.map((p) => (p.copy ? { copy: true, blob: p.blob, offset: p.offset, length: p.length } : { copy: false, length: p.length }));
   const gzip = w.gzip && { name: w.gzip.name, sha256: digestBytes(hashBytes(ww.hasher, target)), budget: gzipBudget(ww.windowSize, Math.max(reference.length, target.length)), predictionCap: gzipEntryLimits(ww.windowSize).maxStructure };
-  return runner.run({ refs: w.refs, pieces, reference, target, level: 9, ...(gzip ? { gzip } : {}) });
+  return runner.run({ refs: w.refs, pieces, reference, target, level: 9, ...(gzip ? { gzip } : {}), ...(w.code ? { code: w.code } : {}) });
 }
 
 /** 'sha256:<hex>' as 32 bytes. */

@@ -3,7 +3,7 @@
  * (or GZIP) payload out. Runs wherever a DiffCore is (a worker thread, the
  * browser's worker, or inline).
  */
-import { foldShortMatches, type DiffCore, type ExactBudget } from '../core/index.js';
+import { foldShortMatches, type CodeFilters, type DiffCore, type ExactBudget } from '../core/index.js';
 import { concatBytes } from '../format/bytes.js';
 import { encodeGzipEntry } from '../format/image/gzip-entry.js';
 import { encodeWindow, type OldRange, type Piece } from '../format/image/window.js';
@@ -16,6 +16,8 @@ export interface DiffJob {
   /** The new bytes of the DIFF pieces, concatenated. */
   target: Uint8Array;
   level: number;
+  /** Machine code to filter in `reference` and `target` (plan.ts), carried into the window. */
+  code?: CodeFilters;
   /**
    * Set for a gzip file rebuilt through its exact form: `reference` is the
    * old twin's data (refs[0]), `target` the new file's, both already found
@@ -27,8 +29,11 @@ export interface DiffJob {
 
 export function runDiffJob(core: DiffCore, job: DiffJob): Uint8Array {
   if (job.gzip) return runGzipJob(core, job, job.gzip);
-  const delta = foldShortMatches(job.reference, core.diff(job.reference, job.target), WINDOW_MIN_MATCH);
-  return encodeWindow({ refs: job.refs, pieces: job.pieces, delta }, job.level);
+  const delta = core.diff(job.reference, job.target, job.code ? { code: job.code } : {});
+  // Folding reads the reference as the search saw it: filtered, when it held code.
+  const searched = job.code ? filtered(core, job.reference, job.code) : job.reference;
+  const folded = foldShortMatches(searched, delta, WINDOW_MIN_MATCH);
+  return encodeWindow({ refs: job.refs, pieces: job.pieces, delta: folded, ...(job.code ? { code: job.code } : {}) }, job.level);
 }
 
 /**
@@ -80,6 +85,13 @@ function runGzipJob(core: DiffCore, job: DiffJob, gzip: NonNullable<DiffJob['gzi
     if (candidate.length < best.length) best = candidate;
   }
   return best;
+}
+
+/** A copy of `reference` with its code filtered as the core's search sees it. */
+function filtered(core: DiffCore, reference: Uint8Array, code: CodeFilters): Uint8Array {
+  const copy = reference.slice();
+  core.filterCode(copy, code.reference, true);
+  return copy;
 }
 
 /** Runs diff jobs; Node's version spreads them over worker threads. */

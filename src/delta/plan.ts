@@ -15,13 +15,20 @@
  * size (renamed or versioned paths). Files larger than a window are cut into
  * window-sized chunks, each referencing the matching stretch of the twin.
  *
+ * A changed x86-64 or AArch64 ELF file with an ELF twin of the same
+ * machine has its executable sections marked as code ranges of the windows
+ * it lands in (core/code-filter.ts): the diff then sees absolute branch
+ * targets on both sides (nginx pair's changed ELF files: -6.9% patch bytes).
+ *
  * Memory: the plan (a few numbers per entry); comparing data reads 1 MiB of
- * each side at a time.
+ * each side at a time; an ELF file's section headers are read whole (at
+ * most 4 MiB, typically a few KiB).
  */
 import type { FileLocation, ImageFileMap, LayerEntry, LayerIndex } from '../image/layer-index.js';
 import { paddingSize } from '../image/tar-header.js';
 import type { ByteSource } from '../image/source.js';
 import type { OldRange } from '../format/image/window.js';
+import { ELF_HEAD_BYTES, elfCodeRanges, elfHead, type CodeFilters, type CodeRange } from '../core/index.js';
 
 /** A piece of a planned window: DIFF bytes at newOffset of the new layer, or a COPY of old bytes. */
 export type PlannedPiece = { copy: false; newOffset: number; length: number } | ({ copy: true } & OldRange);
@@ -32,6 +39,8 @@ export interface PlannedWindow {
   /** Bytes made by DIFF pieces. */
   diffBytes: number;
   refBytes: number;
+  /** Machine code in the reference and the DIFF bytes, in window coordinates; absent when none. */
+  code?: CodeFilters;
   /**
    * Set for a gzip file diffed through its exact form: then `refs` is the
    * old twin's data and `pieces` the new file's data, one each.
@@ -79,8 +88,9 @@ class WindowBuilder {
     return this.#w.diffBytes >= this.windowSize || this.#w.refBytes >= this.windowSize * 1.5;
   }
 
-  diff(newOffset: number, length: number): void {
+  diff(newOffset: number, length: number, code?: readonly CodeRange[]): void {
     if (length <= 0) return;
+    if (code) this.#code('target', this.#w.diffBytes, newOffset, length, code);
     const last = this.#w.pieces.at(-1);
     if (last && !last.copy && last.newOffset + last.length === newOffset) last.length += length;
     else this.#w.pieces.push({ copy: false, newOffset, length });
@@ -94,14 +104,29 @@ class WindowBuilder {
     else this.#w.pieces.push({ copy: true, blob, offset, length });
   }
 
-  ref(blob: number, offset: number, length: number): void {
+  ref(blob: number, offset: number, length: number, code?: readonly CodeRange[]): void {
     const key = `${blob}:${offset}:${length}`;
     if (length <= 0 || this.#refKeys.has(key)) return;
     this.#refKeys.add(key);
+    if (code) this.#code('reference', this.#w.refBytes, offset, length, code);
     const last = this.#w.refs.at(-1);
     if (last && last.blob === blob && last.offset + last.length === offset) last.length += length;
     else this.#w.refs.push({ blob, offset, length });
     this.#w.refBytes += length;
+  }
+
+  /**
+   * Add the parts of `code` (ranges at layer offsets) inside [offset, offset
+   * + length) to the window's `side`, which is `at` bytes long so far.
+   */
+  #code(side: keyof CodeFilters, at: number, offset: number, length: number, code: readonly CodeRange[]): void {
+    for (const r of code) {
+      const from = Math.max(r.start, offset);
+      const to = Math.min(r.start + r.length, offset + length);
+      if (to <= from) continue;
+      this.#w.code ??= { reference: [], target: [] };
+      this.#w.code[side].push({ start: at + from - offset, length: to - from, kind: r.kind, fileOffset: r.fileOffset + from - r.start });
+    }
   }
 
   /** A gzip file diffed decoded: a window of its own. */
@@ -138,6 +163,27 @@ async function sameBytes(a: ByteSource, aOffset: number, b: ByteSource, bOffset:
     for (let i = 0; i < n; i++) if (x[i] !== y[i]) return false;
   }
   return true;
+}
+
+/** Smaller ELF files are diffed as plain bytes (a few calls, not worth the ranges). */
+export const MIN_ELF = 4096;
+
+/** Code ranges of the ELF file whose data is at `offset` in `source`, at layer offsets; null when not x86-64/AArch64 ELF64. */
+async function elfCode(source: ByteSource, offset: number, size: number): Promise<CodeRange[] | null> {
+  if (size < MIN_ELF) return null;
+  const head = elfHead(await source.read(offset, ELF_HEAD_BYTES), size);
+  if (!head) return null;
+  const ranges = elfCodeRanges(head, await source.read(offset + head.tableOffset, head.tableLength), size);
+  return ranges.length ? ranges.map((r) => ({ ...r, start: offset + r.start })) : null;
+}
+
+/** Code ranges of a changed file and its twin when both are ELF files of one machine. */
+async function codePair(e: LayerEntry, newLayer: ByteSource, twin: FileLocation, old: ByteSource): Promise<{ old: CodeRange[]; neu: CodeRange[] } | undefined> {
+  if (e.type !== 'file' || twin.type !== 'file') return undefined;
+  const neu = await elfCode(newLayer, e.dataOffset, e.size);
+  const oldCode = neu && (await elfCode(old, twin.dataOffset, twin.size));
+  if (!neu || !oldCode || neu[0].kind !== oldCode[0].kind) return undefined;
+  return { old: oldCode, neu };
 }
 
 /** Does a changed file and its twin go the gzip path? Both gzip by content, sized for a window, exact. */
@@ -182,7 +228,8 @@ export async function planLayer(newIndex: LayerIndex, newLayer: ByteSource, ctx:
         out.gzip(e.path, { blob, offset: twin.dataOffset, length: twin.size }, e.dataOffset, e.size);
         out.diff(e.dataOffset + e.size, end - e.dataOffset - e.size);
       } else {
-        addChanged(out, e.headerOffset, end, { blob, offset: twin.headerOffset, length: twinEnd - twin.headerOffset });
+        const code = await codePair(e, newLayer, twin, old);
+        addChanged(out, e.headerOffset, end, { blob, offset: twin.headerOffset, length: twinEnd - twin.headerOffset }, code);
       }
     } else {
       addChanged(out, e.headerOffset, end, undefined);
@@ -197,11 +244,11 @@ export async function planLayer(newIndex: LayerIndex, newLayer: ByteSource, ctx:
 }
 
 /** New bytes [start, end) rebuilt by diff against `ref`, cut into window-sized chunks. */
-function addChanged(out: WindowBuilder, start: number, end: number, ref: OldRange | undefined): void {
+function addChanged(out: WindowBuilder, start: number, end: number, ref: OldRange | undefined, code?: { old: CodeRange[]; neu: CodeRange[] }): void {
   const length = end - start;
   if (length <= out.windowSize) {
-    if (ref) out.ref(ref.blob, ref.offset, ref.length);
-    out.diff(start, length);
+    if (ref) out.ref(ref.blob, ref.offset, ref.length, code?.old);
+    out.diff(start, length, code?.neu);
     return;
   }
   // A big file: each chunk references the same relative stretch of the twin,
@@ -215,9 +262,9 @@ function addChanged(out: WindowBuilder, start: number, end: number, ref: OldRang
       const center = Math.floor((at * ref.length) / length);
       const from = Math.max(0, center - margin);
       const to = Math.min(ref.length, center + n + margin);
-      out.ref(ref.blob, ref.offset + from, to - from);
+      out.ref(ref.blob, ref.offset + from, to - from, code?.old);
     }
-    out.diff(start + at, n);
+    out.diff(start + at, n, code?.neu);
     out.close();
   }
 }

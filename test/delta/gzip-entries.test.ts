@@ -219,12 +219,14 @@ describe('format version', () => {
     expect(patch[PATCH_MAGIC.length]).toBe(3);
   });
 
-  it('a version-2 patch (GZIP frames without a prediction model) read by this version: one line naming both', async () => {
-    const v2 = patch.slice();
-    v2[PATCH_MAGIC.length] = 2;
-    const e = await expectPatcherError(() => applyToBytes(old, v2), 'BAD_PATCH', 'v2');
-    expect(e.message).toBe('unsupported patch format version 2; this docker-patcher reads version 3');
-    await expectPatcherError(() => inspectPatch(chunked(v2)), 'BAD_PATCH', 'inspect v2');
+  it('a version-1 or version-2 patch read by this version: one line naming both', async () => {
+    for (const version of [1, 2]) {
+      const older = patch.slice();
+      older[PATCH_MAGIC.length] = version;
+      const e = await expectPatcherError(() => applyToBytes(old, older), 'BAD_PATCH', `v${version}`);
+      expect(e.message).toBe(`unsupported patch format version ${version}; this docker-patcher reads version 3`);
+      await expectPatcherError(() => inspectPatch(chunked(older)), 'BAD_PATCH', `inspect v${version}`);
+    }
   });
 
   it('a patch of a later version: the same shape', async () => {

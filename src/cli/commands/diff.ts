@@ -5,7 +5,7 @@
  * read straight into the core, so nothing else holds them.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { loadCore } from '../../core/index.js';
+import { codeFiltersOf, loadCore } from '../../core/index.js';
 import { encodeRawPatchOf } from '../../format/single/raw.js';
 import { sha256 } from '../../format/single/checksum.js';
 import { checkOneStdin, fileSize, readInput, readInto } from '../io.js';
@@ -70,8 +70,10 @@ async function diffInputs(oldPath: string, newPath: string, ctx: ReturnType<type
     prepared.neu.set(neu);
   }
   const inputs = { oldSize: prepared.old.length, newSize: prepared.neu.length, oldSha256: sha256(prepared.old), newSha256: sha256(prepared.neu) };
+  // Two ELF files of one machine: their code is diffed with absolute branch targets (the patch records where).
+  const code = codeFiltersOf(prepared.old, prepared.neu);
   ctx.progress.phase('diffing', inputs.newSize);
-  return { inputs, delta: prepared.run({ views: true }) };
+  return { inputs, code, delta: prepared.run({ views: true, code }) };
 }
 
 async function runDiff(oldPath: string, newPath: string, patchPath: string, options: DiffOptions, command: Command): Promise<void> {
@@ -81,9 +83,9 @@ async function runDiff(oldPath: string, newPath: string, patchPath: string, opti
   const output = await openOutput(patchPath, { label: 'PATCH', binary: true, inputs: { OLD: oldPath, NEW: newPath } });
   try {
     const patch = await writeOutput(output, async () => {
-      const { inputs, delta } = await diffInputs(oldPath, newPath, ctx);
+      const { inputs, code, delta } = await diffInputs(oldPath, newPath, ctx);
       ctx.progress.phase('compressing');
-      const bytes = encodeRawPatchOf(inputs, delta, { level: options.level as 9 });
+      const bytes = encodeRawPatchOf(inputs, delta, { level: options.level as 9, code });
       ctx.progress.phase('writing', bytes.length);
       await output.write(bytes);
       return { size: bytes.length, newSize: inputs.newSize };

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadCore } from '../../core/index.js';
+import { loadCore, type DiffCore } from '../../core/index.js';
 import { ErrorCode, PatcherError } from '../../errors.js';
 import { checkDelta } from '../../format/ctrl.js';
 import type { SingleFilePatch } from '../../format/single/index.js';
@@ -82,11 +82,11 @@ async function runPatch(oldPath: string, patchPath: string, newPath: string, opt
     await writeOutput(output, async () => {
       if (output.kind === 'stdout') {
         // Stdout cannot be taken back: build all of NEW and check it first.
-        const out = core.patch(old, patch.delta, patch.newSize);
+        const out = patch.code ? [...outputChunks(core, old, patch)][0] ?? new Uint8Array(0) : core.patch(old, patch.delta, patch.newSize);
         verify(expected, out.length, createHash('sha256').update(out).digest());
         await output.write(out);
       } else {
-        await patchChunks(core.patchChunks(old, patch.delta, patch.newSize, CHUNK_SIZE), expected, output, ctx);
+        await patchChunks(outputChunks(core, old, patch), expected, output, ctx);
       }
     });
     const checked = patch.newSha256 ? 'sha256 verified' : options.expectSha256 ? 'size and --expect-sha256 verified' : `size verified (${patch.format} has no digest)`;
@@ -97,6 +97,14 @@ async function runPatch(oldPath: string, patchPath: string, newPath: string, opt
   } finally {
     ctx.progress.clear();
   }
+}
+
+/** NEW in chunks; a patch with code ranges makes it in one (the filter is undone on the whole output). */
+function outputChunks(core: DiffCore, old: Uint8Array, patch: SingleFilePatch): Iterable<Uint8Array> {
+  if (!patch.code) return core.patchChunks(old, patch.delta, patch.newSize, CHUNK_SIZE);
+  const prepared = core.preparePatch(old.length, patch.delta, patch.newSize, CHUNK_SIZE, patch.code);
+  prepared.reference.set(old);
+  return prepared.start();
 }
 
 async function patchChunks(chunks: Iterable<Uint8Array>, expected: Expected, output: Output, ctx: CliContext): Promise<void> {

@@ -18,8 +18,10 @@ export const PATCH_MAGIC = new Uint8Array([0x44, 0x50, 0x41, 0x54, 0x43, 0x48, 0
  * manifest digest); GZIP frames carry a .gz file inside a changed layer
  * rebuilt through its exact form (gzip-entry.ts); entry records with
  * `goGzip` rebuild a gzip layer blob by re-compressing its tar (records.ts).
- * Version 3: a GZIP frame's structure may also be diffed against zlib's
- * parse of the new text (its `model`, gzip-entry.ts).
+ * Version 3: WINDOW frames carry code ranges (window.ts): machine code of
+ * ELF files diffed with absolute branch targets (core/code-filter.ts); a
+ * GZIP frame's structure may also be diffed against zlib's parse of the
+ * new text (its `model`, gzip-entry.ts).
  * A reader refuses every other version.
  */
 export const FORMAT_VERSION = 3;

@@ -6,17 +6,25 @@
  * ranges in `refs`, concatenated) and the delta; COPY pieces are old bytes
  * taken verbatim (unchanged files). Layout of the payload:
  *
- *   varint metaLength, meta (deflated varints: counts, refs, pieces)
+ *   varint metaLength, meta (deflated varints: counts, refs, pieces,
+ *     code ranges of the reference, code ranges of the DIFF output)
  *   3 sections (ctrl, diff as zero runs, extra): varint raw length,
  *     varint stored length, stored bytes (deflated unless that grew them)
  *
  * Layout numbers are wide varints (VarintWriter.wide: offsets in layers may
  * pass 4 GiB). Offsets in refs and copies are coded relative to the previous one's end,
  * so the usual case (old entries in the same order) costs a byte or two.
+ *
+ * Code ranges (format 3; core/code-filter.ts): where the reference and the
+ * DIFF output hold machine code of an ELF file. The delta turns the
+ * filtered reference into the filtered output; apply filters the reference
+ * the same way and restores the output. Each range: kind, start (relative
+ * to the previous range's end), length, file offset of its first byte.
  * Memory to decode: the payload plus the inflated sections (<= window size).
  */
 import { deflateSync } from 'fflate';
-import type { Delta } from '../../core/index.js';
+import type { CodeFilters, Delta } from '../../core/index.js';
+import { getCodeRanges, putCodeRanges } from '../code-ranges.js';
 import { badPatch } from '../../errors.js';
 import { inflateExact } from '../bytes.js';
 import { checkDelta, decodeCtrl, encodeCtrl } from '../ctrl.js';
@@ -37,6 +45,8 @@ export interface WindowData {
   refs: OldRange[];
   pieces: Piece[];
   delta: Delta;
+  /** Code to filter in the reference and the DIFF output; absent when there is none. */
+  code?: CodeFilters;
 }
 
 /** Limits a reader enforces before allocating. */
@@ -69,6 +79,8 @@ export function encodeWindow(w: WindowData, level = 9): Uint8Array {
     meta.wide(zigzag(p.offset - copyEnd));
     copyEnd = p.offset + p.length;
   }
+  putCodeRanges(meta, w.code?.reference ?? []);
+  putCodeRanges(meta, w.code?.target ?? []);
   const out = new VarintWriter(1024);
   putSection(out, meta.result(), level);
   putDelta(out, w.delta, level);
@@ -147,9 +159,10 @@ export function decodeWindow(payload: Uint8Array, blobs: number, limits: WindowL
     copyEnd = offset + length;
     pieces.push({ copy: true, blob, offset, length });
   }
-  meta.end();
   if (diffBytes > limits.maxDiffBytes) throw badPatch(`window makes ${diffBytes} bytes by diff (limit ${limits.maxDiffBytes})`);
+  const code = { reference: getCodeRanges(meta, refBytes, 'window reference'), target: getCodeRanges(meta, diffBytes, 'window output') };
+  meta.end();
   const delta = getDelta(input, 'window', refBytes, diffBytes);
   input.end();
-  return { refs, pieces, delta };
+  return { refs, pieces, delta, ...(code.reference.length || code.target.length ? { code } : {}) };
 }

@@ -2,7 +2,7 @@
  * One entry point for single-file patches: our raw format or either classic
  * bsdiff format, told apart by magic.
  */
-import type { Delta } from '../../core/index.js';
+import type { CodeFilters, Delta } from '../../core/index.js';
 import { decodeClassicPatch, type ClassicFormat } from './classic.js';
 import { decodeRawPatch, isRawPatch } from './raw.js';
 
@@ -15,6 +15,8 @@ export interface SingleFilePatch {
   oldSha256?: Uint8Array;
   /** Raw format only: the digest NEW must have. Classic formats promise no digest. */
   newSha256?: Uint8Array;
+  /** Raw format only: code ranges the delta was made with (filter OLD, restore the output). */
+  code?: CodeFilters;
 }
 
 export interface SingleFileDecodeOptions {

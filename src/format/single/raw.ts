@@ -4,7 +4,8 @@
  *
  *   0   5  "DPRAW"
  *   5   1  version (1)
- *   6   2  flags (0; anything else is refused as a newer format)
+ *   6   2  flags: bit 0 = a fourth section holds code ranges; any other
+ *          bit is refused as a newer format
  *   8   8  old size            16  8  new size
  *   24  8  diff size (sum of add lengths; extra size = new size - diff size)
  *   32  32 sha256(old)         64  32 sha256(new)
@@ -16,6 +17,12 @@
  *            9 8 stored length
  *            17 4 crc32 of bytes 0..17 and the stored bytes
  *            21   stored bytes
+ *          With flag bit 0, a fourth section (same framing): code ranges
+ *          of OLD, then of NEW (format/code-ranges.ts). The delta then
+ *          turns filtered OLD into filtered NEW (core/code-filter.ts: ELF
+ *          files' branch targets made absolute); the patcher filters OLD
+ *          and restores the output. Patches of non-ELF files keep flags 0,
+ *          so they read as before.
  *
  * Every size is checked against the patch's own length and deflate's
  * maximum expansion (1032:1) before anything is allocated; every section's
@@ -30,6 +37,9 @@ import { crc32, sha256 } from './checksum.js';
 import { checkDelta, compactCtrl, decodeCtrl, encodeCtrl } from '../ctrl.js';
 import { decodeZeroRuns, encodeZeroRuns } from '../zeroruns.js';
 import { DEFAULT_MAX_SIZE } from './classic.js';
+import type { CodeFilters } from '../../core/index.js';
+import { getCodeRanges, putCodeRanges } from '../code-ranges.js';
+import { VarintReader, VarintWriter } from '../varint.js';
 
 export const RAW_MAGIC = 'DPRAW';
 export const RAW_VERSION = 1;
@@ -37,6 +47,7 @@ const HEADER_SIZE = 100;
 const SECTION_HEADER_SIZE = 21;
 const METHOD_STORED = 0;
 const METHOD_DEFLATE = 1;
+const FLAG_CODE = 1;
 /** Deflate cannot expand more than 1032:1 (258-byte matches in ~2 bits). */
 const MAX_INFLATE_RATIO = 1032;
 
@@ -46,11 +57,15 @@ export interface RawPatch {
   oldSha256: Uint8Array;
   newSha256: Uint8Array;
   delta: Delta;
+  /** Code ranges of OLD and NEW the delta was made with (flag bit 0); absent: plain bytes. */
+  code?: CodeFilters;
 }
 
 export interface RawEncodeOptions {
   /** Deflate level 0-9 for each section (default 9: patches are made once, applied many times). */
   level?: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+  /** Code ranges of old and new the delta was made with (DiffOptions.code); stored in the patch. */
+  code?: CodeFilters;
   /** sha256 of old / new if the caller has them already (saves a pass each). */
   oldSha256?: Uint8Array;
   newSha256?: Uint8Array;
@@ -84,12 +99,21 @@ export function encodeRawPatchOf(
   const ctrl = compactCtrl(delta.ctrl);
   checkDelta({ ...delta, ctrl }, inputs.oldSize, inputs.newSize);
   const level = options.level ?? 9;
-  const sections = [encodeCtrl(ctrl), encodeZeroRuns(delta.diff), delta.extra].map((s) => packSection(s, level));
+  const code = options.code && (options.code.reference.length || options.code.target.length) ? options.code : undefined;
+  const encoded = [encodeCtrl(ctrl), encodeZeroRuns(delta.diff), delta.extra];
+  if (code) {
+    const ranges = new VarintWriter(64);
+    putCodeRanges(ranges, code.reference);
+    putCodeRanges(ranges, code.target);
+    encoded.push(ranges.result());
+  }
+  const sections = encoded.map((s) => packSection(s, level));
 
   const header = new Uint8Array(HEADER_SIZE);
   const view = new DataView(header.buffer);
   header.set(new TextEncoder().encode(RAW_MAGIC));
   header[5] = RAW_VERSION;
+  view.setUint16(6, code ? FLAG_CODE : 0, true);
   view.setBigUint64(8, BigInt(inputs.oldSize), true);
   view.setBigUint64(16, BigInt(inputs.newSize), true);
   view.setBigUint64(24, BigInt(delta.diff.length), true);
@@ -134,7 +158,8 @@ export function decodeRawPatch(bytes: Uint8Array, options: RawDecodeOptions = {}
   if (bytes.length < HEADER_SIZE) throw badPatch(`header truncated (${bytes.length} of ${HEADER_SIZE} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(96, true) !== crc32(bytes.subarray(0, 96))) throw badPatch('header checksum mismatch');
-  if (bytes[5] !== RAW_VERSION || view.getUint16(6, true) !== 0) {
+  const flags = view.getUint16(6, true);
+  if (bytes[5] !== RAW_VERSION || (flags & ~FLAG_CODE) !== 0) {
     throw new PatcherError(ErrorCode.BadPatch, `unsupported raw patch version ${bytes[5]}.${view.getUint16(6, true)}; upgrade docker-patcher`);
   }
   const oldSize = readSize(view, 8, maxSize, 'old size');
@@ -149,10 +174,17 @@ export function decodeRawPatch(bytes: Uint8Array, options: RawDecodeOptions = {}
   const diff = decodeZeroRuns(readSection(reader, 'diff section', diffSize * 2 + 10), diffSize);
   const extra = readSection(reader, 'extra section', newSize - diffSize);
   if (extra.length !== newSize - diffSize) throw badPatch(`extra section holds ${extra.length} bytes, expected ${newSize - diffSize}`);
+  let code: CodeFilters | undefined;
+  if (flags & FLAG_CODE) {
+    // At most 65,280 sections a file, 4 varints of at most 8 bytes each: 4 MiB is ample.
+    const input = new VarintReader(readSection(reader, 'code section', 1 << 22), 'code section');
+    code = { reference: getCodeRanges(input, oldSize, 'OLD'), target: getCodeRanges(input, newSize, 'NEW') };
+    input.end();
+  }
   if (reader.pos !== bytes.length) throw badPatch(`${bytes.length - reader.pos} trailing bytes after the last section`);
   const delta = { ctrl, diff, extra };
   checkDelta(delta, oldSize, newSize);
-  return { oldSize, newSize, oldSha256, newSha256, delta };
+  return { oldSize, newSize, oldSha256, newSha256, delta, ...(code ? { code } : {}) };
 }
 
 interface SectionReader {
