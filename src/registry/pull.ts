@@ -105,6 +105,12 @@ function parseJson(bytes: Uint8Array, what: string): any {
   }
 }
 
+/** The manifest's media type: the answer's Content-Type when it is one we know, else the JSON's mediaType field. */
+function manifestType(contentType: string, json: any): string {
+  if (INDEX_TYPES.includes(contentType) || IMAGE_TYPES.includes(contentType)) return contentType;
+  return String(json?.mediaType ?? contentType);
+}
+
 /** Read a small blob whole (the config), checked against its digest. */
 async function smallBlob(client: RegistryClient, repository: string, digest: string, size: number, what: string): Promise<Uint8Array> {
   if (!DIGEST.test(digest) || !Number.isSafeInteger(size) || size < 0 || size > MAX_MANIFEST_SIZE * 4) throw badImage(`${what}: unusable descriptor (${digest}, ${size} bytes)`);
@@ -122,8 +128,7 @@ export async function resolveRemoteImage(client: RegistryClient, ref: Reference,
   if (!manifest) throw new PatcherError(ErrorCode.NotFound, `${name}: no such image in ${repositoryName(ref)}`);
   let json = parseJson(manifest.bytes, `manifest of ${name}`);
   let indexDigest: string | undefined;
-  const typeOf = (m: typeof manifest, j: any): string => (INDEX_TYPES.includes(m!.mediaType) || IMAGE_TYPES.includes(m!.mediaType) ? m!.mediaType : String(j?.mediaType ?? m!.mediaType));
-  if (INDEX_TYPES.includes(typeOf(manifest, json)) || (Array.isArray(json?.manifests) && !json?.config)) {
+  if (INDEX_TYPES.includes(manifestType(manifest.mediaType, json)) || (Array.isArray(json?.manifests) && !json?.config)) {
     indexDigest = manifest.digest;
     const entries: any[] = Array.isArray(json?.manifests) ? json.manifests : [];
     const images = entries.filter((d) => d?.platform && DIGEST.test(String(d?.digest)) && d.platform.os !== 'unknown');
@@ -136,7 +141,7 @@ export async function resolveRemoteImage(client: RegistryClient, ref: Reference,
     if (!manifest) throw new PatcherError(ErrorCode.NotFound, `${name}: the ${formatPlatform(platform)} manifest ${String(chosen.digest)} is not in ${repositoryName(ref)}`);
     json = parseJson(manifest.bytes, `manifest of ${name} for ${formatPlatform(platform)}`);
   }
-  const type = typeOf(manifest, json);
+  const type = manifestType(manifest.mediaType, json);
   if (!IMAGE_TYPES.includes(type) || !json?.config || !Array.isArray(json.layers)) {
     throw badImage(`${name} is not an image (manifest type ${type || 'unknown'}; Docker v2 and OCI image manifests are read)`);
   }

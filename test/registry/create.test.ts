@@ -230,6 +230,31 @@ describe('create from registry references, no daemon', () => {
     expect((await identity(rebuilt)).imageId).toBe(app[1]!.configDigest);
   });
 
+  it('--push with NEW given by digest (no tag in the patch): the subject is still NEW, by the digest create read', async () => {
+    const out = join(dir, 'by-digest.patch');
+    const r = ok(await runAsync(['create', '--json', `${registry.host}/dp/gz:1`, `${registry.host}/dp/gz@${gz[1]!.digest}`, out, '--push'], { env: NO_DAEMON }));
+    const json = JSON.parse(r.stdout) as { newRegistryManifest: string; newManifestDigest?: string; newTags: string[]; push: { subject: string; reference: string } };
+    expect(json.newRegistryManifest).toBe(gz[1]!.digest);
+    expect(json.newManifestDigest).toBeUndefined(); // the patch records no manifest: the archive is the classic form
+    expect(json.newTags).toEqual([]);
+    expect(json.push.subject).toBe(gz[1]!.digest);
+    const found = await findPatches(new RegistryClient(registry.host), 'dp/gz', gz[1]!.digest);
+    expect(found.map((d) => d.digest)).toContain(json.push.reference.split('@')[1]);
+  });
+
+  it('from an index, the --platform image', async () => {
+    const client = new RegistryClient(registry.host);
+    const entry = async (digest: string, architecture: string) => ({ mediaType: OCI, digest, size: (await client.getManifest('dp/app', digest))!.bytes.length, platform: { os: 'linux', architecture } });
+    const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [await entry(app[0]!.digest, 'riscv64'), await entry(app[1]!.digest, 'amd64')] };
+    await client.putManifest('dp/app', 'multi', index.mediaType, Buffer.from(JSON.stringify(index)));
+    const out = join(dir, 'multi.patch');
+    const r = ok(await runAsync(['create', '--json', '--platform', 'linux/amd64', `${registry.host}/dp/app:1`, `${registry.host}/dp/app:multi`, out], { env: NO_DAEMON }));
+    const json = JSON.parse(r.stdout) as { newRegistryManifest: string; newImageId: string; newTags: string[] };
+    expect(json.newRegistryManifest).toBe(app[1]!.digest);
+    expect(json.newImageId).toBe(app[1]!.configDigest);
+    expect(json.newTags).toEqual([`${registry.host}/dp/app:multi`]);
+  });
+
   it('usage: --push needs REPO when NEW is no registry reference, and a file for PATCH', async () => {
     expectOneLineError(await runAsync(['create', oldTar, newTar, join(dir, 'u.patch'), '--push']), 2, /--push needs REPO/);
     expectOneLineError(await runAsync(['create', `${registry.host}/dp/app:1`, `${registry.host}/dp/app:2`, '-', '--push']), 2, /stdout/);

@@ -120,6 +120,7 @@ async function runCreate(ctx: CliContext, oldArg: string, newArg: string, patchP
   const target = await openOutput(patchPath, { label: 'PATCH', binary: true, inputs: { OLD: oldArg, NEW: newArg } });
   let inputs: Awaited<ReturnType<typeof openInputs>> | undefined;
   let summary;
+  let written = patchPath;
   const clientFor = onceClients(options);
   try {
     inputs = await openInputs(ctx, oldArg, newArg, options, dir, clientFor);
@@ -138,7 +139,10 @@ async function runCreate(ctx: CliContext, oldArg: string, newArg: string, patchP
       if (options.verify) await verify(ctx, o, (file as FileOutput).tempPath, patchPath);
       return result;
     });
-    if (file !== target) await copyOut(join(dir, 'patch'), target);
+    if (file !== target) {
+      written = join(dir, 'patch');
+      await copyOut(written, target);
+    }
   } catch (err) {
     await target.abort();
     throw err;
@@ -154,11 +158,12 @@ async function runCreate(ctx: CliContext, oldArg: string, newArg: string, patchP
     // The patch is in place and verified: a failed push leaves it there.
     const client = (await clientFor())(pushTo.registry);
     const { pushPatchFile, reportPush } = await import('../push-patch.js');
-    pushed = await pushPatchFile(client, patchPath, pushTo, { subject: newManifestDigest });
+    pushed = await pushPatchFile(client, written, pushTo, { subject: newManifestDigest });
     if (!options.json) reportPush(ctx, pushed);
   }
   if (options.json) {
-    const extra = { ...(newManifestDigest ? { newManifestDigest } : {}), ...(pushed ? { push: { ...pushed, size: undefined } } : {}) };
+    // Not newManifestDigest: that field names what the patch records (an archive's manifest).
+    const extra = { ...(newManifestDigest ? { newRegistryManifest: newManifestDigest } : {}), ...(pushed ? { push: { ...pushed, size: undefined } } : {}) };
     process.stdout.write(`${JSON.stringify({ ...summary, ...extra }, null, 2)}\n`);
   }
 }
