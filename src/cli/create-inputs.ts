@@ -54,7 +54,7 @@ export async function locateInput(ctx: CliContext, arg: string, label: string, o
     await client.inspectImage(input.ref);
   } catch (err) {
     if (!(err instanceof PatcherError) || (err.code !== ErrorCode.Docker && err.code !== ErrorCode.NotFound)) throw err;
-    const why = err.code === ErrorCode.NotFound ? 'not in the daemon' : 'no daemon answered';
+    const why = err.code === ErrorCode.NotFound ? 'not in the daemon' : err.message;
     ctx.info(`${label} ${arg}: ${why}; reading it from its registry`);
     return { kind: 'registry', ref: arg };
   }

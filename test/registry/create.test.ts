@@ -167,7 +167,7 @@ describe('create from registry references, no daemon', () => {
     const temp = tempDir('first');
     proxy.reset();
     const r = ok(await runAsync(['create', '-e', temp, `${proxy.host}/dp/app:1`, `${proxy.host}/dp/app:2`, out], { env: NO_DAEMON }));
-    expect(r.stderr).toMatch(/OLD .*dp\/app:1: no daemon answered; reading it from its registry/);
+    expect(r.stderr).toMatch(/OLD .*dp\/app:1: docker: cannot reach the daemon at unix:\/\/\/nonexistent\.sock.*; reading it from its registry/);
     expect(r.stderr).toContain(`NEW's registry manifest: ${app[1]!.digest}`);
     expect(readdirSync(temp)).toEqual([]);
     // Bytes: each distinct blob once (plus HTTP headers and manifests), far less than both images' blobs.
