@@ -33,6 +33,21 @@ export function classifyImageArg(arg: string, label: string): ImageArg {
   return { kind: 'daemon', ref: arg };
 }
 
+/**
+ * Docker's rule for a reference's first path component: a registry host
+ * when it contains '.' or ':' or is 'localhost' (`127.0.0.1:5000/app:2`,
+ * `ghcr.io/me/app`, `localhost/app`), otherwise part of a Docker Hub name
+ * (`me/app`, `nginx:1.25`). A reference with no '/' never names one, nor
+ * a relative path (`./x/y`, `../x/y`).
+ */
+export function namesRegistryHost(ref: string): boolean {
+  const slash = ref.indexOf('/');
+  if (slash <= 0) return false;
+  const first = ref.slice(0, slash);
+  if (first === '.' || first === '..') return false;
+  return first.includes('.') || first.includes(':') || first === 'localhost';
+}
+
 export interface DaemonOptions {
   dockerHost?: string;
   tempDir?: string;

@@ -37,6 +37,15 @@ async function readPassword(): Promise<string> {
 
 /** A client for `registry` configured from the options. */
 export async function registryClient(registry: string, options: RegistryCliOptions): Promise<RegistryClient> {
+  return (await registryClients(options))(registry);
+}
+
+/**
+ * Clients for any number of registries from one set of options: the
+ * password is read from stdin once, and each registry gets one client
+ * (tokens kept across uses).
+ */
+export async function registryClients(options: RegistryCliOptions): Promise<(registry: string) => RegistryClient> {
   if (options.passwordStdin && !options.username) throw usageError('--password-stdin needs --username');
   if (options.username && !options.passwordStdin) throw usageError('--username needs --password-stdin (passwords are never taken as arguments)');
   const ca = options.caCert.map((path) => {
@@ -48,5 +57,10 @@ export async function registryClient(registry: string, options: RegistryCliOptio
   });
   const credentials = options.username ? { username: options.username, password: await readPassword() } : undefined;
   const { RegistryClient } = await import('../registry/client.js');
-  return new RegistryClient(registry, { credentials, ca, insecureRegistries: options.insecureRegistry });
+  const clients = new Map<string, RegistryClient>();
+  return (registry) => {
+    let client = clients.get(registry);
+    if (!client) clients.set(registry, (client = new RegistryClient(registry, { credentials, ca, insecureRegistries: options.insecureRegistry })));
+    return client;
+  };
 }

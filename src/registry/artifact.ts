@@ -69,8 +69,19 @@ export interface PatchBlob {
   open(): AsyncIterable<Uint8Array>;
 }
 
+export interface PushOptions {
+  /** Upload in requests of this many bytes (default: one request). */
+  chunkSize?: number;
+  /**
+   * The new image's manifest digest when the caller knows it (create read
+   * NEW from this registry): tried first as the subject, before the
+   * header's manifest digest and tags.
+   */
+  subject?: string;
+}
+
 /** Push the patch blob and its manifest to `repo` (a repository reference; no tag or digest). */
-export async function pushPatch(client: RegistryClient, repo: Reference, header: PatchHeader, patch: PatchBlob, opts: { chunkSize?: number } = {}): Promise<PushResult> {
+export async function pushPatch(client: RegistryClient, repo: Reference, header: PatchHeader, patch: PatchBlob, opts: PushOptions = {}): Promise<PushResult> {
   const name = repo.repository;
   await client.ping();
   let uploaded = 0;
@@ -78,7 +89,7 @@ export async function pushPatch(client: RegistryClient, repo: Reference, header:
   const emptyDigest = sha256Of(EMPTY_CONFIG);
   if (await client.pushBlob(name, emptyDigest, EMPTY_CONFIG.length, oneChunk(EMPTY_CONFIG))) uploaded += EMPTY_CONFIG.length;
   const annotations = patchAnnotations(header);
-  const subject = await findSubject(client, repo, header);
+  const subject = await findSubject(client, repo, header, opts.subject);
   const manifest = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
@@ -103,11 +114,18 @@ export async function pushPatch(client: RegistryClient, repo: Reference, header:
 }
 
 /**
- * The new image's manifest in `repo`: by the digest the header names, else
- * by each of its tags in this repository, when that manifest's config is
- * the new config digest. Undefined when none is there.
+ * The new image's manifest in `repo`: by the digest the caller knows (when
+ * its config is the new config digest), then the one the header names,
+ * else by each of its tags in this repository, when that manifest's config
+ * is the new config digest. Undefined when none is there.
  */
-async function findSubject(client: RegistryClient, repo: Reference, header: PatchHeader): Promise<Descriptor | undefined> {
+async function findSubject(client: RegistryClient, repo: Reference, header: PatchHeader, known?: string): Promise<Descriptor | undefined> {
+  if (known) {
+    const manifest = await client.getManifest(repo.repository, known).catch(notThere);
+    if (manifest && configDigestOf(manifest.bytes) === header.new.imageId) {
+      return { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.bytes.length };
+    }
+  }
   const named = patchAnnotations(header)[Annotation.newManifest];
   if (named) {
     const found = await client.headManifest(repo.repository, named).catch(notThere);

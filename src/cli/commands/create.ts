@@ -9,19 +9,25 @@ import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_WINDOW_SIZE } from '../../format/image/limits.js';
 import { fileSource, nodeHasher } from '../../image/source.node.js';
 import type { ByteSource } from '../../image/source.js';
+import type { Reference } from '../../registry/reference.js';
 import { usageError } from '../io.js';
 import { FileOutput, openOutput, scratchOutput, writeOutput, type Output } from '../output.js';
 import { contextOf, type CliContext } from '../context.js';
 import { formatBytes } from '../progress.js';
-import { classifyImageArg, daemonOptions, dockerClient, withTempDir, type DaemonOptions } from '../inputs.js';
+import { daemonOptions, namesRegistryHost, withTempDir } from '../inputs.js';
+import { openInputs, type CreateInputOptions } from '../create-inputs.js';
+import { registryClients, registryOptions, type RegistryCliOptions } from '../registry-options.js';
 import { formatSummary, progressTo } from '../report.js';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-interface CreateCliOptions extends DaemonOptions {
+interface CreateCliOptions extends CreateInputOptions {
   window: number;
   workers: number;
   verify: boolean;
   json?: boolean;
+  /** --push alone (true) or --push REPO. */
+  push?: true | string;
 }
 
 /** '8M', '512K', '1G' or plain bytes. */
@@ -43,14 +49,17 @@ export function register(program: Command): void {
   const command = program
     .command('create')
     .description('make a patch that turns image OLD into image NEW')
-    .argument('<OLD>', 'the image the device has: a docker save / OCI archive, or an image ID, short ID or name:tag in the daemon')
+    .argument('<OLD>', 'the image the device has: a docker save / OCI archive, an image ID, short ID or name:tag in the daemon, or a registry reference (registry/repo:tag)')
     .argument('<NEW>', 'the image the device should get (same forms)')
     .argument('<PATCH>', "where to write the patch ('-' = stdout)")
     .option('-w, --window <size>', `changed bytes diffed at a time; create needs about 10x this per worker, apply about 3x (default ${DEFAULT_WINDOW_SIZE >> 20}M)`, parseSize, DEFAULT_WINDOW_SIZE)
     .option('-j, --workers <n>', 'windows diffed in parallel (worker threads)', parseWorkers, 2)
     .option('--no-verify', 'skip applying the new patch to OLD to check it before writing it')
-    .option('--json', 'print the summary as JSON on stdout (not with PATCH -)');
-  for (const option of daemonOptions()) command.addOption(option);
+    .option('--json', 'print the summary as JSON on stdout (not with PATCH -)')
+    .option('--from-registry', 'OLD and NEW are registry references: read over the registry API, no daemon')
+    .option('--platform <os/arch[/variant]>', 'which image of a multi-platform registry image (default: linux and this machine\'s architecture)')
+    .option('--push [REPO]', 'after writing PATCH, push it to REPO like `push` (default: NEW\'s repository, when NEW is a registry reference)');
+  for (const option of [...daemonOptions(), ...registryOptions()]) command.addOption(option);
   command
     .addHelpText(
       'after',
@@ -63,9 +72,19 @@ PATCH is written to a temporary file next to it and renamed into place once
 verified (a symlink's target is replaced, the link stays); a device or FIFO
 gets the verified patch written directly. PATCH may not be OLD or NEW.
 
+OLD and NEW may be registry references (registry.example/app:2): with
+--from-registry, or when the first component names a registry host (has
+a '.' or ':', or is localhost) and no daemon has the image. They are read
+over the registry API (manifest, config, layers; each blob checked against
+its digest, each layer against its diff_id; layers OLD and NEW share are
+downloaded once) into --temp-dir, removed afterwards. --push [REPO] then
+stores the verified patch as \`push\` does, with NEW's registry manifest as
+its subject, and prints its reference on stdout.
+
 Examples:
   $ docker-patcher create app-v1.tar app-v2.tar app.patch
   $ docker-patcher create bb776ce48575 27a188018e18 nginx.patch      # images in the daemon
+  $ docker-patcher create --from-registry registry.example/app:1 registry.example/app:2 app.patch --push
   $ docker-patcher create -w 16M old.tar new.tar - | ssh device 'docker-patcher apply ...'`,
     )
     .action(async (oldArg: string, newArg: string, patchPath: string, options: CreateCliOptions, cmd: Command) => {
@@ -73,40 +92,43 @@ Examples:
         throw usageError('--json prints on stdout, which PATCH - already uses; write the patch to a file or drop --json');
       }
       const ctx = contextOf(cmd);
+      const pushTo = options.push === undefined ? undefined : await pushRepository(options.push, newArg, patchPath, !!options.fromRegistry);
       try {
-        await withTempDir(options.tempDir, (dir) => runCreate(ctx, oldArg, newArg, patchPath, options, dir));
+        await withTempDir(options.tempDir, (dir) => runCreate(ctx, oldArg, newArg, patchPath, options, dir, pushTo));
       } finally {
         ctx.progress.clear();
       }
     });
 }
 
-/** An archive path as is, or the daemon image saved into `dir`. */
-async function openImage(ctx: CliContext, arg: string, label: string, options: CreateCliOptions, dir: string): Promise<ByteSource> {
-  const input = classifyImageArg(arg, label);
-  if (input.kind === 'archive') return fileSource(input.path);
-  const path = join(dir, `${label.toLowerCase()}.tar`);
-  const client = await dockerClient(options);
-  const { saveImageToFile } = await import('../../docker/save.js');
-  ctx.progress.phase(`saving ${label} ${input.ref} from the daemon`);
-  let saved = 0;
-  await saveImageToFile(client, input.ref, path, (n) => ctx.progress.update((saved += n)));
-  return fileSource(path);
+/** The repository --push goes to: REPO as given, else NEW's repository; usage errors before any work. */
+async function pushRepository(push: true | string, newArg: string, patchPath: string, fromRegistry: boolean): Promise<Reference> {
+  if (patchPath === '-') throw usageError('--push prints the pushed reference on stdout, which PATCH - already uses; write the patch to a file');
+  const { parseReference, formatReference } = await import('../../registry/reference.js');
+  if (push === true) {
+    if (!fromRegistry && (existsSync(newArg) || !namesRegistryHost(newArg))) throw usageError(`--push needs REPO: NEW '${newArg}' is not a registry reference`);
+    const ref = parseReference(newArg);
+    return { ...ref, tag: undefined, digest: undefined };
+  }
+  const repo = parseReference(push);
+  if (repo.tag || repo.digest) throw usageError(`--push '${push}' names a tag or digest: give the repository only (${formatReference({ ...repo, tag: undefined, digest: undefined })})`);
+  return repo;
 }
 
-async function runCreate(ctx: CliContext, oldArg: string, newArg: string, patchPath: string, options: CreateCliOptions, dir: string): Promise<void> {
+async function runCreate(ctx: CliContext, oldArg: string, newArg: string, patchPath: string, options: CreateCliOptions, dir: string, pushTo: Reference | undefined): Promise<void> {
   // Checked before the long work: a directory, a missing parent, OLD or NEW itself.
   const target = await openOutput(patchPath, { label: 'PATCH', binary: true, inputs: { OLD: oldArg, NEW: newArg } });
-  let old: ByteSource | undefined;
-  let neu: ByteSource | undefined;
+  let inputs: Awaited<ReturnType<typeof openInputs>> | undefined;
+  let summary;
+  let written = patchPath;
+  const clientFor = onceClients(options);
   try {
-    old = await openImage(ctx, oldArg, 'OLD', options, dir);
-    neu = await openImage(ctx, newArg, 'NEW', options, dir);
-    const [o, n] = [old, neu];
+    inputs = await openInputs(ctx, oldArg, newArg, options, dir, clientFor);
+    const { old: o, neu: n } = inputs;
     // The patch goes to a file first (the target's temp name, or a spool in
     // the temp dir for stdout and devices) so it is verified before anyone sees it.
     const file = target instanceof FileOutput ? target : await scratchOutput(join(dir, 'patch'), 'PATCH');
-    const summary = await writeOutput(file, async () => {
+    summary = await writeOutput(file, async () => {
       const { createPatch } = await import('../../delta/create.js');
       const result = await createPatch(o, n, (chunk) => file.write(chunk), {
         hasher: nodeHasher,
@@ -117,17 +139,39 @@ async function runCreate(ctx: CliContext, oldArg: string, newArg: string, patchP
       if (options.verify) await verify(ctx, o, (file as FileOutput).tempPath, patchPath);
       return result;
     });
-    if (file !== target) await copyOut(join(dir, 'patch'), target);
-    ctx.progress.clear();
-    if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    else if (!ctx.quiet) process.stderr.write(`${formatSummary(summary)}\n`);
+    if (file !== target) {
+      written = join(dir, 'patch');
+      await copyOut(written, target);
+    }
   } catch (err) {
     await target.abort();
     throw err;
   } finally {
-    await old?.close?.();
-    await neu?.close?.();
+    await inputs?.close();
   }
+  ctx.progress.clear();
+  const newManifestDigest = inputs.newRegistry?.manifestDigest;
+  if (!options.json && !ctx.quiet) process.stderr.write(`${formatSummary(summary)}\n`);
+  if (newManifestDigest) ctx.info(`NEW's registry manifest: ${newManifestDigest}`);
+  let pushed;
+  if (pushTo) {
+    // The patch is in place and verified: a failed push leaves it there.
+    const client = (await clientFor())(pushTo.registry);
+    const { pushPatchFile, reportPush } = await import('../push-patch.js');
+    pushed = await pushPatchFile(client, written, pushTo, { subject: newManifestDigest });
+    if (!options.json) reportPush(ctx, pushed);
+  }
+  if (options.json) {
+    // Not newManifestDigest: that field names what the patch records (an archive's manifest).
+    const extra = { ...(newManifestDigest ? { newRegistryManifest: newManifestDigest } : {}), ...(pushed ? { push: { ...pushed, size: undefined } } : {}) };
+    process.stdout.write(`${JSON.stringify({ ...summary, ...extra }, null, 2)}\n`);
+  }
+}
+
+/** The registry clients, made on first use (a password on stdin is read once). */
+function onceClients(options: RegistryCliOptions): () => ReturnType<typeof registryClients> {
+  let clients: ReturnType<typeof registryClients> | undefined;
+  return () => (clients ??= registryClients(options));
 }
 
 /** The verified spool to stdout or a device. */

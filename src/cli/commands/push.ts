@@ -4,15 +4,10 @@
  * `REPO@sha256:…`, which `apply --from-registry` takes. Pushing the same
  * patch again uploads nothing and prints the same reference.
  */
-import { createHash } from 'node:crypto';
 import { Command } from 'commander';
-import { readHeader } from '../../format/image/container.js';
-import { FrameReader } from '../../format/image/frames.js';
-import { fileSource } from '../../image/source.node.js';
-import type { ByteSource } from '../../image/source.js';
 import { usageError } from '../io.js';
 import { contextOf } from '../context.js';
-import { formatBytes } from '../progress.js';
+import { pushPatchFile, reportPush } from '../push-patch.js';
 import { registryClient, registryOptions, type RegistryCliOptions } from '../registry-options.js';
 import { parseSize } from './create.js';
 
@@ -52,29 +47,12 @@ Examples:
       const repo = parseReference(repoArg);
       if (repo.tag || repo.digest) throw usageError(`REPO '${repoArg}' names a tag or digest: give the repository only (${formatReference({ ...repo, tag: undefined, digest: undefined })})`);
       if (patchPath === '-') throw usageError('push reads PATCH twice (digest, then upload): give a file, not -');
-      const source = await fileSource(patchPath);
-      try {
-        const header = await readHeader(new FrameReader(source.stream()));
-        const digest = await digestOf(source);
-        const client = await registryClient(repo.registry, options);
-        const { pushPatch } = await import('../../registry/artifact.js');
-        const result = await pushPatch(client, repo, header, { digest, size: source.size, open: () => source.stream() }, { chunkSize: options.chunkSize });
-        if (options.json) {
-          process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-          return;
-        }
-        process.stdout.write(`${result.reference}\n`);
-        const sent = result.uploaded ? `${formatBytes(result.uploaded)} uploaded` : 'already there, nothing uploaded';
-        const found = result.findable === 'digest-only' ? 'the new image is not in this repository: findable by digest only' : `refers to ${result.subject!} (${result.findable})`;
-        ctx.info(`pushed ${formatBytes(source.size)} patch: ${sent}; ${found}`);
-      } finally {
-        await source.close?.();
+      const client = await registryClient(repo.registry, options);
+      const result = await pushPatchFile(client, patchPath, repo, { chunkSize: options.chunkSize });
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify({ ...result, size: undefined }, null, 2)}\n`);
+        return;
       }
+      reportPush(ctx, result);
     });
-}
-
-async function digestOf(source: ByteSource): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of source.stream()) hash.update(chunk);
-  return `sha256:${hash.digest('hex')}`;
 }
