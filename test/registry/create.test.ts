@@ -220,7 +220,7 @@ describe('create from registry references, no daemon', () => {
     const found = await findPatches(new RegistryClient(registry.host), 'dp/app', app[1]!.digest);
     expect(found.map((d) => d.digest)).toEqual([ref.split('@')[1]]);
     expect(found[0]!.artifactType).toBe(PATCH_ARTIFACT_TYPE);
-    const again = ok(await runAsync(['create', '-q', `${registry.host}/dp/app:1`, `${registry.host}/dp/app:2`, out, '--push', `${registry.host}/dp/app`], { env: NO_DAEMON }));
+    const again = ok(await runAsync(['create', '-q', `${registry.host}/dp/app:1`, `${registry.host}/dp/app:2`, out, '--push-to', `${registry.host}/dp/app`], { env: NO_DAEMON }));
     expect(again.stdout.trim()).toBe(ref);
     const verbose = ok(await runAsync(['create', `${registry.host}/dp/app:1`, `${registry.host}/dp/app:2`, out, '--push'], { env: NO_DAEMON }));
     expect(verbose.stderr).toMatch(/already there, nothing uploaded/);
@@ -256,9 +256,9 @@ describe('create from registry references, no daemon', () => {
   });
 
   it('usage: --push needs REPO when NEW is no registry reference, and a file for PATCH', async () => {
-    expectOneLineError(await runAsync(['create', oldTar, newTar, join(dir, 'u.patch'), '--push']), 2, /--push needs REPO/);
+    expectOneLineError(await runAsync(['create', oldTar, newTar, join(dir, 'u.patch'), '--push']), 2, /--push-to REPO/);
     expectOneLineError(await runAsync(['create', `${registry.host}/dp/app:1`, `${registry.host}/dp/app:2`, '-', '--push']), 2, /stdout/);
-    expectOneLineError(await runAsync(['create', oldTar, newTar, join(dir, 'u.patch'), '--push', `${registry.host}/dp/app:3`]), 2, /repository only/);
+    expectOneLineError(await runAsync(['create', oldTar, newTar, join(dir, 'u.patch'), '--push-to', `${registry.host}/dp/app:3`]), 2, /repository only/);
   });
 });
 

@@ -26,8 +26,9 @@ interface CreateCliOptions extends CreateInputOptions {
   workers: number;
   verify: boolean;
   json?: boolean;
-  /** --push alone (true) or --push REPO. */
-  push?: true | string;
+  push?: boolean;
+  /** --push-to REPO: push there (implies --push). */
+  pushTo?: string;
 }
 
 /** '8M', '512K', '1G' or plain bytes. */
@@ -58,7 +59,8 @@ export function register(program: Command): void {
     .option('--json', 'print the summary as JSON on stdout (not with PATCH -)')
     .option('--from-registry', 'OLD and NEW are registry references: read over the registry API, no daemon')
     .option('--platform <os/arch[/variant]>', 'which image of a multi-platform registry image (default: linux and this machine\'s architecture)')
-    .option('--push [REPO]', 'after writing PATCH, push it to REPO like `push` (default: NEW\'s repository, when NEW is a registry reference)');
+    .option('--push', 'after writing PATCH, push it like `push` to NEW\'s repository (NEW must be a registry reference)')
+    .option('--push-to <REPO>', 'after writing PATCH, push it to repository REPO (registry/name, no tag)');
   for (const option of [...daemonOptions(), ...registryOptions()]) command.addOption(option);
   command
     .addHelpText(
@@ -77,7 +79,7 @@ OLD and NEW may be registry references (registry.example/app:2): with
 a '.' or ':', or is localhost) and no daemon has the image. They are read
 over the registry API (manifest, config, layers; each blob checked against
 its digest, each layer against its diff_id; layers OLD and NEW share are
-downloaded once) into --temp-dir, removed afterwards. --push [REPO] then
+downloaded once) into --temp-dir, removed afterwards. --push (or --push-to REPO) then
 stores the verified patch as \`push\` does, with NEW's registry manifest as
 its subject, and prints its reference on stdout.
 
@@ -92,7 +94,8 @@ Examples:
         throw usageError('--json prints on stdout, which PATCH - already uses; write the patch to a file or drop --json');
       }
       const ctx = contextOf(cmd);
-      const pushTo = options.push === undefined ? undefined : await pushRepository(options.push, newArg, patchPath, !!options.fromRegistry);
+      const push = options.pushTo ?? (options.push ? true : undefined);
+      const pushTo = push === undefined ? undefined : await pushRepository(push, newArg, patchPath, !!options.fromRegistry);
       try {
         await withTempDir(options.tempDir, (dir) => runCreate(ctx, oldArg, newArg, patchPath, options, dir, pushTo));
       } finally {
@@ -101,17 +104,17 @@ Examples:
     });
 }
 
-/** The repository --push goes to: REPO as given, else NEW's repository; usage errors before any work. */
+/** The repository --push goes to: --push-to's, else NEW's repository; usage errors before any work. */
 async function pushRepository(push: true | string, newArg: string, patchPath: string, fromRegistry: boolean): Promise<Reference> {
   if (patchPath === '-') throw usageError('--push prints the pushed reference on stdout, which PATCH - already uses; write the patch to a file');
   const { parseReference, formatReference } = await import('../../registry/reference.js');
   if (push === true) {
-    if (!fromRegistry && (existsSync(newArg) || !namesRegistryHost(newArg))) throw usageError(`--push needs REPO: NEW '${newArg}' is not a registry reference`);
+    if (!fromRegistry && (existsSync(newArg) || !namesRegistryHost(newArg))) throw usageError(`--push: NEW '${newArg}' is not a registry reference; name the repository with --push-to REPO`);
     const ref = parseReference(newArg);
     return { ...ref, tag: undefined, digest: undefined };
   }
   const repo = parseReference(push);
-  if (repo.tag || repo.digest) throw usageError(`--push '${push}' names a tag or digest: give the repository only (${formatReference({ ...repo, tag: undefined, digest: undefined })})`);
+  if (repo.tag || repo.digest) throw usageError(`--push-to '${push}' names a tag or digest: give the repository only (${formatReference({ ...repo, tag: undefined, digest: undefined })})`);
   return repo;
 }
 
