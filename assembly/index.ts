@@ -38,3 +38,8 @@ export { gunzip as gunzipExact, gzip as gzipExact } from './gzip';
 // Go's compress/flate and compress/gzip rebuilt from text and level
 // (goflate.ts): output written, or compared with the bytes already there.
 export { goDeflate, goGzip, goFirstDiff } from './goflate';
+
+// sha256 (sha256.ts): incremental, over a context the caller places
+// anywhere in memory (SHA256_CTX_BYTES). wasm.ts gives hashing an instance
+// of its own, so hashing never meets a diff's layout.
+export { sha256Init, sha256Update, sha256Final } from './sha256';

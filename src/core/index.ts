@@ -1,3 +1,4 @@
 /** The diff engine's public face (I/O-free): bytes in, bsdiff-style deltas out. */
 export { foldShortMatches, type Delta } from './delta.js';
+export { loadSha256, type CoreHasher } from './wasm.js';
 export { loadCore, type DiffCore, type PreparedDiff, type PreparedPatch, type ExactForm, type ExactBudget } from './wasm.js';
