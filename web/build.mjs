@@ -1,6 +1,7 @@
 // Builds the browser demo into web/dist: bundles main.ts (page),
-// worker.ts (Web Worker) and diff-worker.ts (the module workers that
-// worker.ts diffs windows on) with esbuild, copies index.html, style.css
+// worker.ts (Web Worker), diff-worker.ts (the module workers that
+// worker.ts diffs windows on) and hash-worker.ts (where it hashes the
+// rebuilt archive) with esbuild, copies index.html, style.css
 // and the WASM core. Run by `npm run build:web` (after build:wasm).
 //
 // Browser swaps, done here rather than by editing the library:
@@ -103,7 +104,7 @@ async function main() {
   // diff workers are module workers (the page falls back to one core on
   // this thread where those cannot start).
   const classic = await esbuild.build({ ...common, entryPoints: { main: 'web/main.ts', worker: 'web/worker.ts' }, format: 'iife' });
-  const modules = await esbuild.build({ ...common, entryPoints: { 'diff-worker': 'web/diff-worker.ts' }, format: 'esm' });
+  const modules = await esbuild.build({ ...common, entryPoints: { 'diff-worker': 'web/diff-worker.ts', 'hash-worker': 'web/hash-worker.ts' }, format: 'esm' });
   const result = {
     metafile: {
       inputs: { ...classic.metafile.inputs, ...modules.metafile.inputs },

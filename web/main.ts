@@ -184,11 +184,14 @@ function setTime(span: HTMLElement, ms: number): void {
   ui.timing.hidden = false;
 }
 
-/** Which engine ran (data-workers, data-sha256 for scripts). */
+/** Which engine ran (data-workers, data-sha256, data-hash-worker for scripts). */
 function showEngine(engine: Engine): void {
-  ui.engine.textContent = `${engine.workers} diff worker${engine.workers === 1 ? '' : 's'}; sha256 ${engine.sha256 === 'core' ? 'in the WASM core' : 'in plain JavaScript'}`;
+  ui.engine.textContent =
+    `${engine.workers} diff worker${engine.workers === 1 ? '' : 's'}; sha256 ${engine.sha256 === 'core' ? 'in the WASM core' : 'in plain JavaScript'}` +
+    `; the rebuilt archive hashed ${engine.hashWorker ? 'on a worker of its own' : 'on the page\'s worker'}`;
   ui.engine.dataset.workers = String(engine.workers);
   ui.engine.dataset.sha256 = engine.sha256;
+  ui.engine.dataset.hashWorker = String(engine.hashWorker);
 }
 
 function baseName(file: File): string {

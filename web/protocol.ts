@@ -25,6 +25,8 @@ export interface Engine {
   workers: number;
   /** 'core': the WASM core's; 'js': the plain-TypeScript fallback. */
   sha256: 'core' | 'js';
+  /** Whether apply hashes the rebuilt archive on a worker of its own (else on the page's worker). */
+  hashWorker: boolean;
 }
 
 export type Reply =

@@ -25,6 +25,7 @@ import { openImageArchive } from '../src/image/archive.js';
 import type { HasherFactory } from '../src/image/hash.js';
 import { blobSource, streamByReads, type ByteSource } from '../src/image/source.js';
 import { browserHasher } from '../src/image/sha256.js';
+import { streamHashers } from './stream-hasher.js';
 import type { Engine, InputProgress, Reply, Request, Step } from './protocol.js';
 
 /** Bytes of output chunks kept as arrays before they are folded into one Blob. */
@@ -39,7 +40,7 @@ interface WorkerScope {
 }
 const scope = globalThis as unknown as WorkerScope;
 
-// diffcore.wasm and diff-worker.js sit next to worker.js in web/dist.
+// diffcore.wasm, diff-worker.js and hash-worker.js sit next to worker.js in web/dist.
 setCoreUrl(new URL('diffcore.wasm', scope.location.href));
 setDiffWorkerUrl(new URL('diff-worker.js', scope.location.href));
 
@@ -48,13 +49,20 @@ const DIFF_WORKERS = Math.max(1, Math.min((globalThis as { navigator?: { hardwar
 
 /** sha256 from the WASM core; the plain-TypeScript one only if the core cannot load (the run then fails on the diff anyway). */
 let hasher: HasherFactory = browserHasher;
-const engine: Engine = { workers: DIFF_WORKERS, sha256: 'js' };
+const engine: Engine = { workers: DIFF_WORKERS, sha256: 'js', hashWorker: false };
 const sha256Ready = loadSha256().then(
   (factory) => {
     hasher = factory;
     engine.sha256 = 'core';
   },
   () => {},
+);
+/** The rebuilt archive is hashed on a worker of its own, beside applyPatch (here where that cannot start). */
+const outputHashers = sha256Ready.then(() =>
+  streamHashers(new URL('hash-worker.js', scope.location.href), () => hasher).then((make) => {
+    engine.hashWorker = make.onWorker;
+    return make;
+  }),
 );
 
 /** Collects output chunks into a Blob, `FOLD_BYTES` at a time. */
@@ -151,17 +159,17 @@ async function create(oldFile: File, newFile: File, watch: Watch): Promise<Reply
 /** applyPatch into a Blob, hashing the archive on the way. */
 async function applyToBlob(watch: Watch, patch: Blob, expectNewId?: string) {
   const output = new BlobCollector();
-  const outputHasher = hasher();
+  const outputHasher = (await outputHashers)();
   const result = await applyPatch(
     watch.old,
     blobSource(patch).stream(),
     (chunk) => {
-      outputHasher.update(chunk);
       output.add(chunk);
+      return outputHasher.update(chunk);
     },
     { hasher, onProgress: watch.onProgress, expectNewId },
   );
-  return { result, output: output.finish('application/x-tar'), outputDigest: outputHasher.digest() };
+  return { result, output: output.finish('application/x-tar'), outputDigest: await outputHasher.digest() };
 }
 
 async function applyBack(newFile: File, patch: Blob, watch: Watch): Promise<Reply> {
