@@ -1,8 +1,9 @@
 // `npm run bench:web`: the browser page against the CLI on one image pair, in
 // the same run. Prints numbers and ratios; never passes or fails.
 //   --runs N        runs of each (median reported; default 3)
-//   --pair FILE     an image pair .tar.zst (default ../shared/images/nginx-shared.tar.zst)
+//   --pair FILE     an image pair .tar.zst (default $DP_SHARED_DIR or ../shared, images/nginx-shared.tar.zst)
 //   --skip-sha256   leave out the sha256 MiB/s comparison
+//   --only-sha256   only the sha256 MiB/s comparison
 //   --help          this text
 // Serves web/dist, drives Debian's Chromium (/usr/bin/chromium, never a
 // downloaded one) with playwright-core: create in the page (timed there,
@@ -31,12 +32,13 @@ function usage() {
 }
 
 function parseArgs(argv) {
-  const opts = { runs: 3, pair: join(root, '../shared/images/nginx-shared.tar.zst'), sha256: true };
+  const opts = { runs: 3, pair: join(process.env.DP_SHARED_DIR ?? join(root, '../shared'), 'images/nginx-shared.tar.zst'), sha256: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--runs') opts.runs = Number(argv[++i]);
     else if (a === '--pair') opts.pair = resolve(argv[++i]);
     else if (a === '--skip-sha256') opts.sha256 = false;
+    else if (a === '--only-sha256') opts.only = true;
     else if (a === '--help' || a === '-h') {
       console.log(usage());
       process.exit(0);
@@ -135,26 +137,28 @@ async function sha256Speeds(page, url) {
     const bytes = new Uint8Array(64 << 20);
     for (let i = 0, x = 1; i < bytes.length; i++) bytes[i] = (x = (Math.imul(x, 1103515245) + 12345) | 0) >>> 24;
     const mib = bytes.length / (1 << 20);
-    const time = async (fn) => {
-      const runs = [];
-      for (let r = 0; r < 3; r++) {
-        const t = performance.now();
-        await fn();
-        runs.push(performance.now() - t);
-      }
-      return mib / (runs.sort((a, b) => a - b)[1] / 1000);
-    };
     const incremental = (factory) => () => {
       const h = factory();
       for (let at = 0; at < bytes.length; at += 1 << 20) h.update(bytes.subarray(at, at + (1 << 20)));
       return h.digest();
     };
-    return {
-      core: await time(incremental(core)),
-      js: await time(incremental(browserHasher)),
-      webcrypto: await time(() => crypto.subtle.digest('SHA-256', bytes)),
-    };
+    const ways = { core: incremental(core), js: incremental(browserHasher), webcrypto: () => crypto.subtle.digest('SHA-256', bytes) };
+    // Interleaved rounds, so each way sees the same machine load; the first round warms up.
+    const ms = { core: [], js: [], webcrypto: [] };
+    for (let round = 0; round < 6; round++) {
+      for (const [name, fn] of Object.entries(ways)) {
+        const t = performance.now();
+        await fn();
+        if (round > 0) ms[name].push(performance.now() - t);
+      }
+    }
+    const mibps = (runs) => mib / (runs.sort((a, b) => a - b)[runs.length >> 1] / 1000);
+    return { core: mibps(ms.core), js: mibps(ms.js), webcrypto: mibps(ms.webcrypto) };
   });
+}
+
+function printSpeeds(speeds) {
+  console.log(`\nsha256 in Chromium, 64 MiB in 1 MiB updates (median of 5, interleaved): core WASM ${speeds.core.toFixed(0)} MiB/s, plain JS ${speeds.js.toFixed(0)} MiB/s (core/js ${(speeds.core / speeds.js).toFixed(2)}x); WebCrypto one-shot ${speeds.webcrypto.toFixed(0)} MiB/s`);
 }
 
 const fmtS = (ms) => `${(ms / 1000).toFixed(2)} s`;
@@ -172,8 +176,12 @@ async function main() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   try {
-    const [oldTar, newTar] = unpack(opts.pair, dir);
     const page = context.pages()[0] ?? (await context.newPage());
+    if (opts.only) {
+      printSpeeds(await sha256Speeds(page, server.url));
+      return;
+    }
+    const [oldTar, newTar] = unpack(opts.pair, dir);
     const pageRuns = [];
     const cliRuns = [];
     // Interleaved, so both see the same machine load.
@@ -192,10 +200,7 @@ async function main() {
     row('create', page1.create, cli.create, TARGET.create);
     row('  (no-verify)', page1.create, cli.createNoVerify);
     row('apply', page1.apply, cli.apply, TARGET.apply);
-    if (opts.sha256) {
-      const speeds = await sha256Speeds(page, server.url);
-      console.log(`\nsha256 in Chromium, 64 MiB in 1 MiB updates (median of 3): core WASM ${speeds.core.toFixed(0)} MiB/s, plain JS ${speeds.js.toFixed(0)} MiB/s (core/js ${(speeds.core / speeds.js).toFixed(2)}x); WebCrypto one-shot ${speeds.webcrypto.toFixed(0)} MiB/s`);
-    }
+    if (opts.sha256) printSpeeds(await sha256Speeds(page, server.url));
   } finally {
     await context.close();
     await server.close();
