@@ -112,21 +112,36 @@ export function sha256Final(ctx: usize, out: usize): void {
 // @ts-ignore: decorator
 @inline function bigSigma1(x: u32): u32 { return rotr<u32>(x, 6) ^ rotr<u32>(x, 11) ^ rotr<u32>(x, 25); }
 // @ts-ignore: decorator
-@inline function smallSigma0(x: u32): u32 { return rotr<u32>(x, 7) ^ rotr<u32>(x, 18) ^ (x >>> 3); }
-// @ts-ignore: decorator
-@inline function smallSigma1(x: u32): u32 { return rotr<u32>(x, 17) ^ rotr<u32>(x, 19) ^ (x >>> 10); }
-// @ts-ignore: decorator
 @inline function ch(x: u32, y: u32, z: u32): u32 { return z ^ (x & (y ^ z)); }
 // @ts-ignore: decorator
 @inline function maj(x: u32, y: u32, z: u32): u32 { return (x & y) | (z & (x | y)); }
 
+// σ0 and σ1 on four words at once (SIMD has no rotate: two shifts and an or).
+// @ts-ignore: decorator
+@inline function rotr4(x: v128, n: i32): v128 { return v128.or(i32x4.shr_u(x, n), i32x4.shl(x, 32 - n)); }
+// @ts-ignore: decorator
+@inline function smallSigma0x4(x: v128): v128 { return v128.xor(v128.xor(rotr4(x, 7), rotr4(x, 18)), i32x4.shr_u(x, 3)); }
+// @ts-ignore: decorator
+@inline function smallSigma1x4(x: v128): v128 { return v128.xor(v128.xor(rotr4(x, 17), rotr4(x, 19)), i32x4.shr_u(x, 10)); }
+
 /** One 64-byte block at `p` into the context's H (6.2.2 steps 1-4). */
 function compress(ctx: usize, p: usize): void {
-  // Step 1: the schedule; the block's words are big-endian.
-  for (let t: usize = 0; t < 64; t += 4) store<u32>(W + t, bswap<u32>(load<u32>(p + t)));
-  for (let t: usize = 64; t < 256; t += 4) {
-    const w = smallSigma1(load<u32>(W + t - 8)) + load<u32>(W + t - 28) + smallSigma0(load<u32>(W + t - 60)) + load<u32>(W + t - 64);
-    store<u32>(W + t, w);
+  // Step 1: the schedule, four words per step in SIMD lanes. The block's
+  // words are big-endian: one byte shuffle swaps four of them.
+  for (let t: usize = 0; t < 64; t += 16) {
+    const x = v128.load(p + t);
+    v128.store(W + t, i8x16.shuffle(x, x, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12));
+  }
+  // W[t..t+3] = σ1(W[t-2..t+1]) + W[t-7..t-4] + σ0(W[t-15..t-12]) + W[t-16..t-13]:
+  // all known but σ1's last two inputs, W[t] and W[t+1], which are this
+  // step's own first two lanes; so lanes 0-1 first, then 2-3 from them.
+  const zero = i32x4.splat(0);
+  for (let t: usize = 64; t < 256; t += 16) {
+    let x = i32x4.add(i32x4.add(v128.load(W + t - 64), v128.load(W + t - 28)), smallSigma0x4(v128.load(W + t - 60)));
+    // Lanes 2-3 of this load hold the previous block's words: keep lanes 0-1 only.
+    x = i32x4.add(x, i8x16.shuffle(smallSigma1x4(v128.load(W + t - 8)), zero, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
+    x = i32x4.add(x, i8x16.shuffle(zero, smallSigma1x4(x), 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
+    v128.store(W + t, x);
   }
   // Steps 2-3: 64 rounds, eight per pass. Instead of shifting the eight
   // working variables each round, each round writes its T1 + T2 into the
