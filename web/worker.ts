@@ -23,7 +23,7 @@ import { setDiffWorkerUrl } from '../src/delta/runner.browser.js';
 import { PatcherError } from '../src/errors.js';
 import { openImageArchive } from '../src/image/archive.js';
 import type { HasherFactory } from '../src/image/hash.js';
-import { blobSource, streamByReads, type ByteSource } from '../src/image/source.js';
+import { blobSource, streamAhead, type ByteSource } from '../src/image/source.js';
 import { browserHasher } from '../src/image/sha256.js';
 import { streamHashers } from './stream-hasher.js';
 import type { Engine, InputProgress, Reply, Request, Step } from './protocol.js';
@@ -100,7 +100,7 @@ function countingSource(blob: Blob, counter: InputProgress): ByteSource {
       counter.done = Math.min(counter.total, counter.done + length);
       return bytes;
     },
-    stream: (offset, length, chunkSize) => streamByReads(source, offset, length, chunkSize),
+    stream: (offset, length, chunkSize) => streamAhead(source, offset, length, chunkSize),
   };
   return source;
 }
