@@ -134,6 +134,7 @@ describe('browser demo (Chromium)', () => {
     await page.click('#apply');
     if ((await firstVisible(page, ['#verify', '#error'])) === '#error') expect(await page.textContent('#error')).toBe('');
     expect(await page.getAttribute('#verdict', 'data-state')).toBe('match');
+    expect(await page.getAttribute('#engine', 'data-hash-worker')).toBe('true');
     expect(await page.textContent('#verdict')).toMatch(/match/);
     expect(await page.textContent('#rebuilt-id')).toBe(NEW_ID);
     const newDigest = `sha256:${createHash('sha256').update(readFileSync(join(dir, 'small-new.tar'))).digest('hex')}`;
