@@ -7,6 +7,7 @@ import { PatcherError } from '../../src/errors.js';
 import { hashBytes, hashStream } from '../../src/image/hash.js';
 import { blobSource, memorySource, streamAhead, type ByteSource } from '../../src/image/source.js';
 import { fileSource, nodeHasher } from '../../src/image/source.node.js';
+import { sliceSource } from '../../src/image/layer-source.js';
 import { randomBytes } from '../fixtures/images.js';
 import { collect } from './util.js';
 
@@ -107,6 +108,19 @@ describe('streamAhead', () => {
     expect(await collectAll(streamAhead(source, 10, 0))).toEqual([]);
     expect(reads).toEqual([]);
     await expect(collectAll(streamAhead(source, 0, data.length + 1))).rejects.toThrow(/read past end/);
+  });
+});
+
+describe('sliceSource', () => {
+  test("streams its range through the source's own stream (a Blob's reads ahead)", async () => {
+    const data = randomBytes(3 * 1024 * 1024, 9);
+    const blob = blobSource(new Blob([data as Uint8Array<ArrayBuffer>]));
+    const ranges: Array<[number | undefined, number | undefined]> = [];
+    const spy: ByteSource = { ...blob, stream: (offset, length, chunk) => (ranges.push([offset, length]), blob.stream(offset, length, chunk)) };
+    const slice = sliceSource(spy, 1000, data.length - 2000);
+    expect(Buffer.concat(await collectAll(slice.stream(10, undefined, 65536))).equals(Buffer.from(data.subarray(1010, data.length - 1000)))).toBe(true);
+    expect(ranges).toEqual([[1010, data.length - 2010]]);
+    await expect(collectAll(slice.stream(0, data.length))).rejects.toThrow(/read past end of layer/);
   });
 });
 
