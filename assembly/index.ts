@@ -45,3 +45,8 @@ export { zlibPredict } from './lazyparse';
 // Branch normalization of machine code in place (codefilter.ts): called on
 // ranges the JS side checked to lie inside its layout.
 export { codeFilter } from './codefilter';
+
+// sha256 (sha256.ts): incremental, over a context the caller places
+// anywhere in memory (SHA256_CTX_BYTES). wasm.ts gives hashing an instance
+// of its own, so hashing never meets a diff's layout.
+export { sha256Init, sha256Update, sha256Final } from './sha256';

@@ -1,6 +1,8 @@
-// Builds the browser demo into web/dist: bundles main.ts (page) and
-// worker.ts (Web Worker) with esbuild, copies index.html, style.css and the
-// WASM core. Run by `npm run build:web` (after build:wasm).
+// Builds the browser demo into web/dist: bundles main.ts (page),
+// worker.ts (Web Worker), diff-worker.ts (the module workers that
+// worker.ts diffs windows on) and hash-worker.ts (where it hashes the
+// rebuilt archive) with esbuild, copies index.html, style.css
+// and the WASM core. Run by `npm run build:web` (after build:wasm).
 //
 // Browser swaps, done here rather than by editing the library:
 //   any X.node.ts with an X.browser.ts next to it -> X.browser.ts
@@ -86,13 +88,10 @@ async function main() {
   }
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
-  const result = await esbuild.build({
+  const common = {
     absWorkingDir: repoDir,
-    entryPoints: { main: 'web/main.ts', worker: 'web/worker.ts' },
     outdir: outDir,
     bundle: true,
-    // Classic scripts and a classic worker: the widest browser support, no module-worker requirement.
-    format: 'iife',
     platform: 'browser',
     target: ['es2022', 'chrome100', 'firefox100', 'safari16'],
     sourcemap,
@@ -100,7 +99,18 @@ async function main() {
     metafile: true,
     logLevel: 'warning',
     plugins: [browserSwaps, nodeBuiltins],
-  });
+  };
+  // Classic scripts and a classic worker: the widest browser support. The
+  // diff workers are module workers (the page falls back to one core on
+  // this thread where those cannot start).
+  const classic = await esbuild.build({ ...common, entryPoints: { main: 'web/main.ts', worker: 'web/worker.ts' }, format: 'iife' });
+  const modules = await esbuild.build({ ...common, entryPoints: { 'diff-worker': 'web/diff-worker.ts', 'hash-worker': 'web/hash-worker.ts' }, format: 'esm' });
+  const result = {
+    metafile: {
+      inputs: { ...classic.metafile.inputs, ...modules.metafile.inputs },
+      outputs: { ...classic.metafile.outputs, ...modules.metafile.outputs },
+    },
+  };
   const chains = nodeImportChains(result.metafile);
   if (chains.length > 0) {
     await rm(outDir, { recursive: true, force: true });

@@ -7,7 +7,7 @@
  * fresh one: nothing of the cancelled work survives.
  */
 import type { PatchSummary, Phase, Progress } from '../src/delta/types.js';
-import type { Reply, Request } from './protocol.js';
+import type { Engine, Reply, Request } from './protocol.js';
 import { formatBytes, formatMs, formatPercent, renderComposition, renderEntries, renderHeadline, renderLayers } from './render.js';
 
 const PHASE_LABELS: Record<Phase, string> = {
@@ -54,6 +54,7 @@ const ui = {
   timeCreate: byId('time-create'),
   timeApply: byId('time-apply'),
   timeHash: byId('time-hash'),
+  engine: byId('engine'),
   deviceOld: byId<HTMLInputElement>('device-old-file'),
   devicePatch: byId<HTMLInputElement>('device-patch-file'),
   deviceExpect: byId<HTMLInputElement>('device-expect'),
@@ -183,6 +184,16 @@ function setTime(span: HTMLElement, ms: number): void {
   ui.timing.hidden = false;
 }
 
+/** Which engine ran (data-workers, data-sha256, data-hash-worker for scripts). */
+function showEngine(engine: Engine): void {
+  ui.engine.textContent =
+    `${engine.workers} diff worker${engine.workers === 1 ? '' : 's'}; sha256 ${engine.sha256 === 'core' ? 'in the WASM core' : 'in plain JavaScript'}` +
+    `; the rebuilt archive hashed ${engine.hashWorker ? 'on a worker of its own' : 'on the page\'s worker'}`;
+  ui.engine.dataset.workers = String(engine.workers);
+  ui.engine.dataset.sha256 = engine.sha256;
+  ui.engine.dataset.hashWorker = String(engine.hashWorker);
+}
+
 function baseName(file: File): string {
   return file.name.replace(/\.tar$/i, '') || 'image';
 }
@@ -225,6 +236,7 @@ function onCreated(reply: Extract<Reply, { type: 'created' }>): void {
   ui.result.hidden = false;
   ui.verify.hidden = true;
   setTime(ui.timeCreate, reply.createMs);
+  showEngine(reply.engine);
   updateButtons();
 }
 
@@ -247,6 +259,7 @@ function onApplied(reply: Extract<Reply, { type: 'applied' }>): void {
   ui.verify.hidden = false;
   setTime(ui.timeApply, reply.applyMs);
   setTime(ui.timeHash, reply.hashMs);
+  showEngine(reply.engine);
 }
 
 function onAppliedFiles(reply: Extract<Reply, { type: 'applied-files' }>): void {

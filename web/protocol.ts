@@ -20,6 +20,15 @@ export interface InputProgress {
   total: number;
 }
 
+/** How the worker ran: diff workers asked of createPatch, and which sha256 hashed. */
+export interface Engine {
+  workers: number;
+  /** 'core': the WASM core's; 'js': the plain-TypeScript fallback. */
+  sha256: 'core' | 'js';
+  /** Whether apply hashes the rebuilt archive on a worker of its own (else on the page's worker). */
+  hashWorker: boolean;
+}
+
 export type Reply =
   | { type: 'progress'; step: Step; progress?: Progress; input: InputProgress }
   | {
@@ -28,6 +37,7 @@ export type Reply =
       patch: Blob;
       /** Milliseconds spent in createPatch. */
       createMs: number;
+      engine: Engine;
     }
   | {
       type: 'applied';
@@ -41,6 +51,7 @@ export type Reply =
       /** Milliseconds spent in applyPatch (output hashed on the way), and hashing the new tarball. */
       applyMs: number;
       hashMs: number;
+      engine: Engine;
     }
   | {
       type: 'applied-files';

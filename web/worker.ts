@@ -17,12 +17,16 @@
 import { applyPatch } from '../src/delta/apply.js';
 import { createPatch } from '../src/delta/create.js';
 import type { Progress } from '../src/delta/types.js';
+import { loadSha256 } from '../src/core/index.js';
 import { setCoreUrl } from '../src/core/load.browser.js';
+import { setDiffWorkerUrl } from '../src/delta/runner.browser.js';
 import { PatcherError } from '../src/errors.js';
 import { openImageArchive } from '../src/image/archive.js';
-import { blobSource, streamByReads, type ByteSource } from '../src/image/source.js';
+import type { HasherFactory } from '../src/image/hash.js';
+import { blobSource, streamAhead, type ByteSource } from '../src/image/source.js';
 import { browserHasher } from '../src/image/sha256.js';
-import type { InputProgress, Reply, Request, Step } from './protocol.js';
+import { streamHashers } from './stream-hasher.js';
+import type { Engine, InputProgress, Reply, Request, Step } from './protocol.js';
 
 /** Bytes of output chunks kept as arrays before they are folded into one Blob. */
 const FOLD_BYTES = 32 * 1024 * 1024;
@@ -36,8 +40,30 @@ interface WorkerScope {
 }
 const scope = globalThis as unknown as WorkerScope;
 
-// diffcore.wasm sits next to worker.js in web/dist.
+// diffcore.wasm, diff-worker.js and hash-worker.js sit next to worker.js in web/dist.
 setCoreUrl(new URL('diffcore.wasm', scope.location.href));
+setDiffWorkerUrl(new URL('diff-worker.js', scope.location.href));
+
+/** Diff workers for create: one per core, at most 4 (each holds a core of ~10x the window). */
+const DIFF_WORKERS = Math.max(1, Math.min((globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1, 4));
+
+/** sha256 from the WASM core; the plain-TypeScript one only if the core cannot load (the run then fails on the diff anyway). */
+let hasher: HasherFactory = browserHasher;
+const engine: Engine = { workers: DIFF_WORKERS, sha256: 'js', hashWorker: false };
+const sha256Ready = loadSha256().then(
+  (factory) => {
+    hasher = factory;
+    engine.sha256 = 'core';
+  },
+  () => {},
+);
+/** The rebuilt archive is hashed on a worker of its own, beside applyPatch (here where that cannot start). */
+const outputHashers = sha256Ready.then(() =>
+  streamHashers(new URL('hash-worker.js', scope.location.href), () => hasher).then((make) => {
+    engine.hashWorker = make.onWorker;
+    return make;
+  }),
+);
 
 /** Collects output chunks into a Blob, `FOLD_BYTES` at a time. */
 class BlobCollector {
@@ -74,7 +100,7 @@ function countingSource(blob: Blob, counter: InputProgress): ByteSource {
       counter.done = Math.min(counter.total, counter.done + length);
       return bytes;
     },
-    stream: (offset, length, chunkSize) => streamByReads(source, offset, length, chunkSize),
+    stream: (offset, length, chunkSize) => streamAhead(source, offset, length, chunkSize),
   };
   return source;
 }
@@ -110,7 +136,7 @@ class Watch {
  */
 async function checkImage(source: ByteSource, file: File, what: string): Promise<void> {
   try {
-    await openImageArchive(source, { hasher: browserHasher });
+    await openImageArchive(source, { hasher });
   } catch (err) {
     if (err instanceof PatcherError) throw new PatcherError(err.code, `${what} ${file.name}: ${err.message}`, { cause: err });
     throw err;
@@ -123,27 +149,27 @@ async function create(oldFile: File, newFile: File, watch: Watch): Promise<Reply
   const started = performance.now();
   const patch = new BlobCollector();
   const summary = await createPatch(watch.old, blobSource(newFile), (chunk) => patch.add(chunk), {
-    hasher: browserHasher,
-    workers: 1,
+    hasher,
+    workers: DIFF_WORKERS,
     onProgress: watch.onProgress,
   });
-  return { type: 'created', summary, patch: patch.finish(), createMs: performance.now() - started };
+  return { type: 'created', summary, patch: patch.finish(), createMs: performance.now() - started, engine };
 }
 
 /** applyPatch into a Blob, hashing the archive on the way. */
 async function applyToBlob(watch: Watch, patch: Blob, expectNewId?: string) {
   const output = new BlobCollector();
-  const outputHasher = browserHasher();
+  const outputHasher = (await outputHashers)();
   const result = await applyPatch(
     watch.old,
     blobSource(patch).stream(),
     (chunk) => {
-      outputHasher.update(chunk);
       output.add(chunk);
+      return outputHasher.update(chunk);
     },
-    { hasher: browserHasher, onProgress: watch.onProgress, expectNewId },
+    { hasher, onProgress: watch.onProgress, expectNewId },
   );
-  return { result, output: output.finish('application/x-tar'), outputDigest: outputHasher.digest() };
+  return { result, output: output.finish('application/x-tar'), outputDigest: await outputHasher.digest() };
 }
 
 async function applyBack(newFile: File, patch: Blob, watch: Watch): Promise<Reply> {
@@ -153,7 +179,7 @@ async function applyBack(newFile: File, patch: Blob, watch: Watch): Promise<Repl
 
   // The reference: sha256 of the new tarball exactly as picked in the page.
   const hashStarted = performance.now();
-  const newHasher = browserHasher();
+  const newHasher = hasher();
   for await (const chunk of blobSource(newFile).stream(0, undefined, 1024 * 1024)) newHasher.update(chunk);
   return {
     type: 'applied',
@@ -164,6 +190,7 @@ async function applyBack(newFile: File, patch: Blob, watch: Watch): Promise<Repl
     newFileDigest: newHasher.digest(),
     applyMs,
     hashMs: performance.now() - hashStarted,
+    engine,
   };
 }
 
@@ -191,7 +218,7 @@ scope.onmessage = (event) => {
   const request = event.data;
   const step: Step = request.type === 'create' ? 'create' : 'apply';
   const watch = new Watch(step, request.oldFile);
-  run(request, watch).then(
+  sha256Ready.then(() => run(request, watch)).then(
     (reply) => {
       watch.stop();
       scope.postMessage(reply);

@@ -198,6 +198,9 @@ interface CoreExports {
   goFirstDiff(): number;
   zlibPredict(src: number, n: number, level: number, dst: number, cap: number, scratch: number): number;
   codeFilter(buf: number, start: number, end: number, kind: number, fileOffset: number, encode: number): number;
+  sha256Init(ctx: number): void;
+  sha256Update(ctx: number, data: number, len: number): void;
+  sha256Final(ctx: number, out: number): void;
 }
 
 /** Levels goflate.ts models, most likely first (Go's default, then its neighbours). */
@@ -263,8 +266,7 @@ const E_OUT_FULL = -12;
 
 let modulePromise: Promise<WebAssembly.Module> | undefined;
 
-/** A fresh core instance (the compiled module is shared). */
-export async function loadCore(): Promise<DiffCore> {
+async function instantiate(): Promise<CoreExports> {
   modulePromise ??= compileCoreModule();
   const instance = await WebAssembly.instantiate(await modulePromise, {
     env: {
@@ -273,7 +275,71 @@ export async function loadCore(): Promise<DiffCore> {
       },
     },
   });
-  return new WasmCore(instance.exports as unknown as CoreExports);
+  return instance.exports as unknown as CoreExports;
+}
+
+/** A fresh core instance (the compiled module is shared). */
+export async function loadCore(): Promise<DiffCore> {
+  return new WasmCore(await instantiate());
+}
+
+/** The core's incremental sha256 (assembly/sha256.ts); the shape of image/hash.ts's Hasher. */
+export interface CoreHasher {
+  update(bytes: Uint8Array): void;
+  /** The digest as 'sha256:<64 hex digits>'. Call once. */
+  digest(): string;
+}
+
+/** Bytes of a sha256 context (assembly/sha256.ts SHA256_CTX_BYTES). */
+const SHA256_CTX = 112;
+/** Input copied into the hashing instance per call: bounds its memory at about this plus 64 KiB. */
+const SHA256_CHUNK = 256 * 1024;
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/**
+ * A sha256 factory on an instance of the core of its own (never a DiffCore's,
+ * whose layout hashing would overwrite). Each hasher keeps its 112-byte
+ * context in JS and copies it in and out around each update, so any number
+ * may be open at once. Memory: the instance's static data, one context and
+ * one SHA256_CHUNK of input (about 400 KiB in all).
+ */
+export async function loadSha256(): Promise<() => CoreHasher> {
+  const ex = await instantiate();
+  const ctxPtr = align16(ex.heapBase());
+  const dataPtr = ctxPtr + 128;
+  const needed = dataPtr + SHA256_CHUNK;
+  const have = ex.memory.buffer.byteLength;
+  if (needed > have) ex.memory.grow(Math.ceil((needed - have) / 65536));
+  // Views stay valid: this instance's memory never grows again.
+  const ctx = new Uint8Array(ex.memory.buffer, ctxPtr, SHA256_CTX);
+  const data = new Uint8Array(ex.memory.buffer, dataPtr, SHA256_CHUNK);
+  ex.sha256Init(ctxPtr);
+  const initial = ctx.slice();
+  return () => {
+    const state = initial.slice();
+    let finished = false;
+    return {
+      update(bytes: Uint8Array): void {
+        if (finished) throw new Error('sha256: update() after digest()');
+        ctx.set(state);
+        for (let at = 0; at < bytes.length; at += SHA256_CHUNK) {
+          const n = Math.min(SHA256_CHUNK, bytes.length - at);
+          data.set(n === bytes.length ? bytes : bytes.subarray(at, at + n));
+          ex.sha256Update(ctxPtr, dataPtr, n);
+        }
+        state.set(ctx);
+      },
+      digest(): string {
+        if (finished) throw new Error('sha256: digest() called twice');
+        finished = true;
+        ctx.set(state);
+        ex.sha256Final(ctxPtr, dataPtr);
+        let hex = 'sha256:';
+        for (let i = 0; i < 32; i++) hex += HEX[data[i]];
+        return hex;
+      },
+    };
+  };
 }
 
 function checkGoInput(level: number, textSize: number): void {

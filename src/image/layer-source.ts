@@ -6,7 +6,7 @@
 import { openLayer, type ImageArchive } from './archive.js';
 import type { HasherFactory } from './hash.js';
 import { concatBytes } from '../format/bytes.js';
-import { checkRange, memorySource, streamByReads, type ByteSource } from './source.js';
+import { checkRange, memorySource, type ByteSource } from './source.js';
 
 /** Bytes [offset, offset+size) of `src` as a source of their own. */
 export function sliceSource(src: ByteSource, offset: number, size: number): ByteSource {
@@ -20,8 +20,12 @@ export function sliceSource(src: ByteSource, offset: number, size: number): Byte
       checkRange(size, at, target.length, 'layer');
       return src.readInto!(offset + at, target);
     }),
-    stream(at = 0, length, chunkSize) {
-      return streamByReads(slice, at, length, chunkSize);
+    // The source's own stream (a Blob's reads ahead), over the same range.
+    stream(at = 0, length = size - at, chunkSize) {
+      return (async function* () {
+        checkRange(size, at, length, 'layer');
+        yield* src.stream(offset + at, length, chunkSize);
+      })();
     },
   };
   return slice;

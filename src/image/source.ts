@@ -4,8 +4,9 @@
  * stream. Platform-neutral; the Node file source lives in source.node.ts.
  *
  * Memory: memorySource holds the caller's buffer (no copy, reads are views).
- * blobSource and fileSource hold nothing; each read allocates `length` bytes,
- * and stream() holds one chunk (default 256 KiB) at a time.
+ * blobSource and fileSource hold nothing; each read allocates `length` bytes.
+ * fileSource's stream() holds one chunk (default 256 KiB) at a time,
+ * blobSource's two reads of max(chunk, 2 MiB) (streamAhead).
  */
 
 import { ErrorCode, PatcherError } from '../errors.js';
@@ -66,6 +67,40 @@ export async function* streamByReads(
   }
 }
 
+/** streamAhead's smallest read: fewer round trips to the browser's file reader (measured: 256 KiB reads take twice as long). */
+const AHEAD_READ = 2 * 1024 * 1024;
+
+/**
+ * stream() for sources whose reads are slow round trips (a browser Blob):
+ * reads of max(chunkSize, 2 MiB), each started before the one before it is
+ * handed out, so reading overlaps the consumer's work (hashing). Chunks are
+ * still at most `chunkSize` bytes (views into a read). Memory: two reads.
+ */
+export async function* streamAhead(
+  source: Pick<ByteSource, 'size' | 'read'>,
+  offset = 0,
+  length?: number,
+  chunkSize = DEFAULT_CHUNK_SIZE,
+): AsyncGenerator<Uint8Array> {
+  const end = length === undefined ? source.size : offset + length;
+  checkRange(source.size, offset, end - offset, 'source');
+  if (!(chunkSize > 0)) throw new PatcherError(ErrorCode.Usage, `invalid chunk size ${chunkSize}`);
+  const readSize = Math.max(chunkSize, AHEAD_READ);
+  const readAt = (pos: number) => {
+    const pending = source.read(pos, Math.min(readSize, end - pos));
+    pending.catch(() => {}); // seen when awaited; the consumer may stop before then
+    return pending;
+  };
+  let pos = offset;
+  let next = pos < end ? readAt(pos) : undefined;
+  while (next) {
+    const bytes = await next;
+    pos += bytes.length;
+    next = pos < end ? readAt(pos) : undefined;
+    for (let at = 0; at < bytes.length; at += chunkSize) yield bytes.subarray(at, at + chunkSize);
+  }
+}
+
 /** A source over bytes already in memory. Reads return views, not copies. */
 export function memorySource(bytes: Uint8Array): ByteSource {
   const source: ByteSource = {
@@ -81,7 +116,7 @@ export function memorySource(bytes: Uint8Array): ByteSource {
   return source;
 }
 
-/** A source over a Blob (a browser File); each read slices the blob. */
+/** A source over a Blob (a browser File); each read slices the blob; stream() reads ahead. */
 export function blobSource(blob: Blob): ByteSource {
   const source: ByteSource = {
     size: blob.size,
@@ -94,7 +129,7 @@ export function blobSource(blob: Blob): ByteSource {
       return new Uint8Array(buffer);
     },
     stream(offset, length, chunkSize) {
-      return streamByReads(source, offset, length, chunkSize);
+      return streamAhead(source, offset, length, chunkSize);
     },
   };
   return source;

@@ -2,7 +2,10 @@
  * The browser demo end to end in Debian's Chromium (never a downloaded one):
  * build web/dist, serve it, feed the `small` image pair through the page's
  * file inputs, create the patch, apply it back and check the page reports
- * the new image ID and matching digests; then check a bad file's message;
+ * the new image ID and matching digests, that the patch is byte for byte the
+ * CLI's, made on the diff workers with the core's sha256, and still the
+ * same where the diff workers cannot start or Workers do not exist (one
+ * core on the page's worker); then check a bad file's message;
  * the device side (old archive + patch file -> download the new archive);
  * and, on the nginx pair, that progress moves within the first second and
  * Cancel returns the page to idle.
@@ -80,13 +83,46 @@ describe('browser demo (Chromium)', () => {
     if (nginxDir) rmSync(nginxDir, { recursive: true, force: true });
   });
   let nginxDir: string | undefined;
+  let cliPatch: Buffer | undefined;
 
-  it('creates a patch for the small pair, applies it back and reports a match', async () => {
+  /** The CLI's patch for the small pair, made once (default options, as the page's). */
+  function smallCliPatch(): Buffer {
+    if (!cliPatch) {
+      const out = join(dir, 'cli-small.patch');
+      run('node', [join(REPO, 'bin/docker-patcher.js'), 'create', '--quiet', join(dir, 'small-old.tar'), join(dir, 'small-new.tar'), out], 'docker-patcher create');
+      cliPatch = readFileSync(out);
+    }
+    return cliPatch;
+  }
+
+  /** Create on the small pair in the page; returns the patch it offers for download. */
+  async function createSmallInPage(): Promise<Buffer> {
     await page.goto(server.url);
     await page.setInputFiles('#old-file', join(dir, 'small-old.tar'));
     await page.setInputFiles('#new-file', join(dir, 'small-new.tar'));
     await page.click('#create');
     if ((await firstVisible(page, ['#result', '#error'])) === '#error') expect(await page.textContent('#error')).toBe('');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-patch')]);
+    const saved = join(dir, `page-${Date.now()}.patch`);
+    await download.saveAs(saved);
+    return readFileSync(saved);
+  }
+
+  it('creates a patch for the small pair, applies it back and reports a match', async () => {
+    const diffWorkers: string[] = [];
+    const onWorker = (worker: { url(): string }) => {
+      if (worker.url().endsWith('/diff-worker.js')) diffWorkers.push(worker.url());
+    };
+    page.on('worker', onWorker);
+    const pagePatch = await createSmallInPage();
+    page.off('worker', onWorker);
+    // Made on min(hardwareConcurrency, 4) module workers, hashed by the core's sha256, and the CLI's bytes exactly.
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    const expectWorkers = Math.max(1, Math.min(cores, 4));
+    expect(await page.getAttribute('#engine', 'data-workers')).toBe(String(expectWorkers));
+    expect(await page.getAttribute('#engine', 'data-sha256')).toBe('core');
+    expect(diffWorkers).toHaveLength(expectWorkers > 1 ? expectWorkers : 0);
+    expect(pagePatch.equals(smallCliPatch())).toBe(true);
 
     const headline = (await page.textContent('#headline')) ?? '';
     expect(headline).toMatch(/saved \d+(\.\d+)?%/);
@@ -98,6 +134,7 @@ describe('browser demo (Chromium)', () => {
     await page.click('#apply');
     if ((await firstVisible(page, ['#verify', '#error'])) === '#error') expect(await page.textContent('#error')).toBe('');
     expect(await page.getAttribute('#verdict', 'data-state')).toBe('match');
+    expect(await page.getAttribute('#engine', 'data-hash-worker')).toBe('true');
     expect(await page.textContent('#verdict')).toMatch(/match/);
     expect(await page.textContent('#rebuilt-id')).toBe(NEW_ID);
     const newDigest = `sha256:${createHash('sha256').update(readFileSync(join(dir, 'small-new.tar'))).digest('hex')}`;
@@ -111,6 +148,28 @@ describe('browser demo (Chromium)', () => {
     console.log(line);
     writeFileSync(join(OUTPUT, 'web-small-timing.txt'), `${line}\n`);
     await page.screenshot({ path: join(OUTPUT, 'web-small.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+  }, 2 * STEP_TIMEOUT + 30_000);
+
+  it('makes the same patch on one core when the diff workers cannot start, or Workers do not exist', async () => {
+    // The diff worker script missing: each module worker fails to load; the windows run on the page's worker.
+    await page.route('**/diff-worker.js', (route) => route.fulfill({ status: 404, body: 'gone' }));
+    try {
+      expect((await createSmallInPage()).equals(smallCliPatch())).toBe(true);
+    } finally {
+      await page.unroute('**/diff-worker.js');
+    }
+    // No Worker constructor in the page's worker (browsers without nested workers).
+    await page.route('**/worker.js', async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, body: `self.Worker = undefined;\n${await response.text()}` });
+    });
+    try {
+      expect((await createSmallInPage()).equals(smallCliPatch())).toBe(true);
+    } finally {
+      await page.unroute('**/worker.js');
+    }
+    expect(await page.getAttribute('#engine', 'data-sha256')).toBe('core');
     expect(pageErrors).toEqual([]);
   }, 2 * STEP_TIMEOUT + 30_000);
 
