@@ -322,7 +322,7 @@ async function rebuildGoGzip(r: Rebuild, record: EntryRecord, skip: boolean): Pr
   const emit = async (bytes: Uint8Array): Promise<void> => {
     made += bytes.length;
     if (made > record.size) {
-      throw new PatcherError(ErrorCode.DigestMismatch, `re-compressed ${record.name} runs past the ${record.size} bytes the patch promised (level ${go.level})`);
+      throw new PatcherError(ErrorCode.DigestMismatch, `re-compressed ${record.name} does not match: it runs past the ${record.size} bytes the patch promised (level ${go.level})`);
     }
     blobHash.update(bytes);
     for (let at = 0; at < bytes.length; ) {
