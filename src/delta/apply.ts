@@ -309,6 +309,7 @@ async function rebuildGoGzip(r: Rebuild, record: EntryRecord, skip: boolean): Pr
   }
   const tarHash = r.out.options.hasher();
   const blobHash = r.out.options.hasher();
+  r.out.check.compressedHere();
   let made = 0;
   // The model makes a few KiB per step: gathered into OUT_CHUNK pieces, the
   // sink and the new-image check (which inflates the blob) see fewer, larger
@@ -343,6 +344,7 @@ async function rebuildGoGzip(r: Rebuild, record: EntryRecord, skip: boolean): Pr
   });
   const diffId = tarHash.digest();
   if (diffId !== record.diffId) throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt tar of ${record.name} has diff_id ${diffId}, patch promised ${record.diffId}`);
+  r.out.check.inflatedDigest(diffId);
   let tail: Uint8Array;
   try {
     tail = stream.end();
