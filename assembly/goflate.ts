@@ -45,22 +45,22 @@ export const E_LEVEL: i32 = -15;     // a level Go does not have
 export const E_MISMATCH: i32 = -16;  // (verify) the output differs from the expected bytes
 export const E_NO_MEMORY: i32 = -17; // scratch could not grow
 
-const WSIZE: i32 = 32768;
+export const WSIZE: i32 = 32768;
 const WMASK: i32 = WSIZE - 1;
 const HASH_BITS: i32 = 17;
-const MIN_LOOKAHEAD: i32 = 4 + 258;
-const BLOCK_TOKENS: i32 = 16384;
-const FAST_BLOCK: i32 = 65535;     // level 1 encodes the text in pieces this long
-const STORE_MAX: i32 = 65535;
+export const MIN_LOOKAHEAD: i32 = 4 + 258;
+export const BLOCK_TOKENS: i32 = 16384;
+export const FAST_BLOCK: i32 = 65535;     // level 1 encodes the text in pieces this long
+export const STORE_MAX: i32 = 65535;
 const NONE: i32 = 0x7fffffff;
-const MATCH: u32 = 0x80000000;
+export const MATCH: u32 = 0x80000000;
 
 // Per level: good (unused by Go's search: it always starts from length 3),
 // lazy, nice, chain, fastSkip (0 = lazy matching).
-const LAZY: usize = memory.data<i32>([0, 0, 0, 0, 4, 16, 16, 32, 128, 258]);
+export const LAZY: usize = memory.data<i32>([0, 0, 0, 0, 4, 16, 16, 32, 128, 258]);
 const NICE: usize = memory.data<i32>([0, 0, 16, 32, 16, 32, 128, 128, 258, 258]);
 const CHAIN: usize = memory.data<i32>([0, 0, 8, 32, 16, 32, 128, 256, 1024, 4096]);
-const SKIP: usize = memory.data<i32>([0, 0, 5, 6, 0, 0, 0, 0, 0, 0]);
+export const SKIP: usize = memory.data<i32>([0, 0, 5, 6, 0, 0, 0, 0, 0, 0]);
 
 // Symbol tables, filled once: length code (0..28) per length-3 (0..255);
 // distance code per (dist-1) < 256 and per (dist-1) >> 7 < 256.
@@ -139,7 +139,7 @@ function initTables(): void {
 
 // ---- bit output ----
 
-@inline function putByte(b: u32): void {
+@inline export function putByte(b: u32): void {
   if (failed != 0) return;
   if (outPos >= outEnd) { failed = E_OUT_FULL; return; }
   if (verify) {
@@ -154,7 +154,7 @@ function initTables(): void {
   outPos++;
 }
 
-@inline function putBits(v: u32, n: u32): void {
+@inline export function putBits(v: u32, n: u32): void {
   acc |= <u64>v << accBits;
   accBits += n;
   if (accBits >= 32) {
@@ -165,7 +165,7 @@ function initTables(): void {
   }
 }
 
-function alignOut(): void {
+export function alignOut(): void {
   while (accBits > 0) {
     putByte(<u32>acc);
     acc >>= 8;
@@ -174,7 +174,7 @@ function alignOut(): void {
   acc = 0;
 }
 
-function storedBlock(from: i32, len: i32, last: bool): void {
+export function storedBlock(from: i32, len: i32, last: bool): void {
   putBits(last ? 1 : 0, 3);
   alignOut();
   putBits(<u32>len | ((<u32>len ^ 0xffff) << 16), 32);
@@ -230,7 +230,7 @@ function goLengths(freq: usize, m: i32, maxBits: i32, lens: usize): void {
   }
 }
 
-@inline function at(base: usize, i: i32): usize { return base + (<usize>i << 2); }
+@inline export function at(base: usize, i: i32): usize { return base + (<usize>i << 2); }
 @inline function leaf(level: i32, k: i32): usize { return LEAVES + (<usize>(level * 17 + k) << 2); }
 
 /**
@@ -414,7 +414,7 @@ function putTokens(): void {
  * stored choice). `fastRule`: level 1's choice (dynamic, or stored when
  * that is not 1/16 smaller; never fixed) instead of the smallest of three.
  */
-function tokenBlock(from: i32, to: i32, fastRule: bool = false): void {
+export function tokenBlock(from: i32, to: i32, fastRule: bool = false): void {
   memory.fill(LIT_FREQ, 0, 4 * 286);
   memory.fill(DIST_FREQ, 0, 4 * 30);
   for (let i = 0; i < tokenCount; i++) {
@@ -480,7 +480,7 @@ function tokenBlock(from: i32, to: i32, fastRule: bool = false): void {
 }
 
 /** Go's Huffman-only block over text[from, to). */
-function huffBlock(from: i32, to: i32): void {
+export function huffBlock(from: i32, to: i32): void {
   memory.fill(LIT_FREQ, 0, 4 * 286);
   memory.fill(DIST_FREQ, 0, 4 * 30);
   for (let i = from; i < to; i++) {
@@ -517,7 +517,7 @@ function huffBlock(from: i32, to: i32): void {
 }
 
 /** Insert position p; returns the previous newest position with its hash (-1 = none). */
-@inline function insert(p: i32): i32 {
+@inline export function insert(p: i32): i32 {
   const h = heads + (<usize>hashAt(p) << 2);
   const prev = <i32>load<u32>(h) - 1;
   store<u32>(links + (<usize>(p & WMASK) << 2), <u32>(prev + 1));
@@ -534,7 +534,7 @@ let matchDist: i32 = 0;
  * wins, stop at `nice`, at the chain limit, at 32 KiB back or at `base`
  * (the start of Go's window). Sets matchLen/matchDist; false if none.
  */
-function search(pos: i32, cand: i32, lookahead: i32, base: i32): bool {
+export function search(pos: i32, cand: i32, lookahead: i32, base: i32): bool {
   const limit = lookahead < 258 ? lookahead : 258;
   const good = limit < nice ? limit : nice;
   let best = 3;
@@ -567,7 +567,7 @@ function search(pos: i32, cand: i32, lookahead: i32, base: i32): bool {
   return found;
 }
 
-@inline function addToken(t: u32): void {
+@inline export function addToken(t: u32): void {
   store<u32>(tokens + (<usize>(tokenCount++) << 2), t);
 }
 
@@ -654,7 +654,7 @@ const FAST_MARGIN: i32 = 15;  // no match starts in a piece's last 15 bytes
 @inline function slotVal(h: u32): usize { return heads + (<usize>h << 3); }
 
 /** Tokens for text[from, to) (one piece), matching back at most 32 KiB into earlier pieces. */
-function fastPiece(from: i32, to: i32): void {
+export function fastPiece(from: i32, to: i32): void {
   const limit = to - FAST_MARGIN;
   let emitted = from;
   let s = from;
@@ -750,7 +750,7 @@ export function goDeflate(src: usize, n: i32, level: i32, out: usize, outCap: us
   return r < 0 ? r : finish();
 }
 
-function begin(out: usize, outCap: usize, check: bool): void {
+export function begin(out: usize, outCap: usize, check: bool): void {
   if (!tablesReady) initTables();
   outBase = out;
   outPos = out;
@@ -788,7 +788,7 @@ function deflateBody(src: usize, n: i32, level: i32, scratch: usize): i32 {
   return failed;
 }
 
-function finish(): i32 {
+export function finish(): i32 {
   return failed != 0 ? failed : <i32>(outPos - outBase);
 }
 
@@ -812,4 +812,66 @@ export function goGzip(src: usize, n: i32, level: i32, hdr: usize, hdrLen: i32, 
 /** (verify) Offset of the first byte that differed, or -1. */
 export function goFirstDiff(): f64 {
   return <f64>firstDiff;
+}
+
+// ---- for goflate-stream.ts: the same encoder, fed its text in pieces ----
+
+/** From now on, text position p is read at `base + p` (the stream's window moves under the positions). */
+export function useText(base: usize): void {
+  text = base;
+}
+
+/** Output goes to [out, out + outCap) from now on; bits short of a byte stay pending. */
+export function outTo(out: usize, outCap: usize): void {
+  outBase = out;
+  outPos = out;
+  outEnd = out + outCap;
+}
+
+export function outFailed(): i32 {
+  return failed;
+}
+
+export function pendingTokens(): i32 {
+  return tokenCount;
+}
+
+export function clearTokens(): void {
+  tokenCount = 0;
+}
+
+export function foundLen(): i32 {
+  return matchLen;
+}
+
+export function foundDist(): i32 {
+  return matchDist;
+}
+
+/**
+ * The matcher of `level` (1..9) as deflateBody and deflateLevel/deflateFast
+ * set it up: parameters, hash heads, chain links and tokens allocated above
+ * `scratch` and cleared. Returns 0 or E_NO_MEMORY.
+ */
+export function matcherSetup(level: i32, scratch: usize): i32 {
+  scratchReset(scratch);
+  heads = scratchAlloc(<usize>4 << HASH_BITS);
+  links = scratchAlloc(<usize>4 * WSIZE);
+  tokens = scratchAlloc(<usize>4 * FAST_BLOCK);
+  if (heads == 0 || links == 0 || tokens == 0) return E_NO_MEMORY;
+  tokenCount = 0;
+  if (level == 1) {
+    for (let h = 0; h < (1 << FAST_BITS); h++) {
+      store<u32>(slotVal(<u32>h), 0);
+      store<i32>(slotVal(<u32>h), -0x40000000, 4);
+    }
+    return 0;
+  }
+  lazy = load<i32>(at(LAZY, level));
+  nice = load<i32>(at(NICE, level));
+  chain = load<i32>(at(CHAIN, level));
+  skip = load<i32>(at(SKIP, level));
+  memory.fill(heads, 0, <usize>4 << HASH_BITS);
+  memory.fill(links, 0, <usize>4 * WSIZE);
+  return 0;
 }

@@ -43,10 +43,10 @@ function crcInit(): void {
   return load<u32>(CRC_TABLE + (k << 10) + (<usize>(i & 255) << 2));
 }
 
-/** CRC-32 (ISO-HDLC, as gzip uses) of the `n` bytes at `p`. */
-export function crc32(p: usize, n: usize): u32 {
+/** CRC-32 (ISO-HDLC, as gzip uses) of the `n` bytes at `p`; `crc`: that of the bytes before them (to run it over pieces). */
+export function crc32(p: usize, n: usize, crc: u32 = 0): u32 {
   if (!crcReady) crcInit();
-  let c: u32 = 0xffffffff;
+  let c: u32 = ~crc;
   const end = p + n;
   for (; p + 8 <= end; p += 8) {
     const a = load<u32>(p) ^ c;

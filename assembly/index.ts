@@ -38,6 +38,10 @@ export { gunzip as gunzipExact, gzip as gzipExact } from './gzip';
 // Go's compress/flate and compress/gzip rebuilt from text and level
 // (goflate.ts): output written, or compared with the bytes already there.
 export { goDeflate, goGzip, goFirstDiff } from './goflate';
+// The same, fed its text in pieces (goflate-stream.ts): one stream at a time
+// per instance; each call writes its compressed bytes from the start of the
+// output region it is given.
+export { goStreamBegin, goStreamWrite, goStreamEnd } from './goflate-stream';
 
 // zlib's LZ77 parse as a prediction of a stream's tokens (lazyparse.ts).
 export { zlibPredict } from './lazyparse';

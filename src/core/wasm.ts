@@ -18,6 +18,9 @@
  *   goDeflateExact/goGzipExact: text t + output (<= 1.125t + 1 KiB) + 900 KiB;
  *          goGzipParams: gunzipExact's, then text + the compressed bytes + 900 KiB
  *   zlibPredict of text t: t + cap + 256 KiB
+ *   goDeflateStream/goGzipStream: 32 KiB of text in, 256 KiB of output,
+ *          900 KiB of hash chains and tokens, a 96 KiB window: ~1.3 MiB
+ *          whatever the text size
  * WASM memory never shrinks: a core's memory is the high-water mark of the
  * largest call it served. Make a new core (loadCore) to start small again.
  *
@@ -98,6 +101,15 @@ export interface DiffCore {
    */
   prepareGoGzip(textSize: number, params: GoFlateParams): PreparedGoGzip;
   /**
+   * goDeflateExact fed its text in pieces: the same bytes, bit for bit,
+   * holding only what Go's encoder holds (its 64 KiB window, hash chains,
+   * the pending block), about 1.3 MiB of core memory whatever the text
+   * size. Nothing else may use this core until end() returns.
+   */
+  goDeflateStream(params: GoFlateParams): GoDeflateStream;
+  /** goGzipExact fed its text in pieces (as goDeflateStream; apply rebuilds a gzip layer blob so). */
+  goGzipStream(params: GoFlateParams): GoDeflateStream;
+  /**
    * The parameters under which goGzipExact rebuilds `bytes` byte for byte
    * (one gzip member, nothing after it), or null when none does (or the
    * stream is invalid or over the budget).
@@ -128,6 +140,18 @@ export interface GoFlateParams {
 export interface GoGzipMatch {
   params: GoFlateParams & { header: Uint8Array };
   text: Uint8Array;
+}
+
+/** Go's deflate (or gzip) of a text that arrives in pieces. */
+export interface GoDeflateStream {
+  /**
+   * Compress the next bytes of text; yields the compressed bytes this made
+   * (possibly none), each a view into the core's memory valid until the
+   * next step: write each out (or copy it) before going on.
+   */
+  write(text: Uint8Array): Generator<Uint8Array>;
+  /** The end of the text: the rest of the stream (never empty: at least Close's final block), a view valid until the core's next call. */
+  end(): Uint8Array;
 }
 
 export interface PreparedGoGzip {
@@ -201,12 +225,19 @@ interface CoreExports {
   sha256Init(ctx: number): void;
   sha256Update(ctx: number, data: number, len: number): void;
   sha256Final(ctx: number, out: number): void;
+  goStreamBegin(level: number, hdr: number, hdrLen: number, scratch: number): number;
+  goStreamWrite(src: number, n: number, out: number, outCap: number): number;
+  goStreamEnd(out: number, outCap: number): number;
 }
 
 /** Levels goflate.ts models, most likely first (Go's default, then its neighbours). */
 const GO_LEVELS = [6, 5, 7, 8, 4, 3, 2, 9, 1, 0, -2];
 /** Scratch goflate.ts takes above the caller's layout (hash heads, chain links, tokens) and some slack. */
 const GO_SCRATCH = 896 * 1024 + 4096;
+/** goflate-stream.ts: text bytes per call, the output one call may write at most (see there), its window. */
+const GO_STREAM_IN = 32 * 1024;
+const GO_STREAM_OUT = 256 * 1024;
+const GO_STREAM_WINDOW = 96 * 1024 + 64;
 
 /** Go's gzip header for a level: no name, no mtime, XFL 2 at level 9 (4 at 1), OS 255. */
 export function goDefaultHeader(level: number): Uint8Array {
@@ -668,6 +699,60 @@ class WasmCore implements DiffCore {
     if (expect) return r === expect.length;
     if (r < 0) throw new PatcherError(ErrorCode.Core, `Go deflate model failed (error ${r})`);
     return this.#bytes(outPtr, r).slice();
+  }
+
+  goDeflateStream(params: GoFlateParams): GoDeflateStream {
+    return this.#goStream(params, null);
+  }
+
+  goGzipStream(params: GoFlateParams): GoDeflateStream {
+    return this.#goStream(params, params.header ?? goDefaultHeader(params.level));
+  }
+
+  #goStream(params: GoFlateParams, header: Uint8Array | null): GoDeflateStream {
+    checkGoInput(params.level, 0);
+    const hdr = header ?? new Uint8Array(0);
+    const inPtr = this.#base;
+    const outPtr = align16(inPtr + GO_STREAM_IN);
+    const hdrPtr = align16(outPtr + GO_STREAM_OUT);
+    const scratch = align16(hdrPtr + hdr.length);
+    this.#reserve(scratch + GO_SCRATCH + GO_STREAM_WINDOW);
+    this.#bytes(hdrPtr, hdr.length).set(hdr);
+    let state: 'open' | 'ended' | 'failed' = 'failed';
+    const made = (r: number): Uint8Array => {
+      if (r < 0) {
+        state = 'failed';
+        throw new PatcherError(ErrorCode.Core, `Go deflate model failed (error ${r})`);
+      }
+      return this.#bytes(outPtr, r);
+    };
+    made(this.#ex.goStreamBegin(params.level, hdrPtr, header ? hdr.length : -1, scratch));
+    state = 'open';
+    let size = 0;
+    const ex = this.#ex;
+    const bytes = (ptr: number, length: number): Uint8Array => this.#bytes(ptr, length);
+    const usable = (): void => {
+      if (state !== 'open') throw new PatcherError(ErrorCode.Usage, `Go deflate stream used after it ${state}`);
+    };
+    return {
+      *write(text: Uint8Array): Generator<Uint8Array> {
+        usable();
+        checkGoInput(params.level, size + text.length);
+        for (let at = 0; at < text.length; at += GO_STREAM_IN) {
+          const piece = text.subarray(at, at + GO_STREAM_IN);
+          bytes(inPtr, piece.length).set(piece);
+          size += piece.length;
+          const out = made(ex.goStreamWrite(inPtr, piece.length, outPtr, GO_STREAM_OUT));
+          if (out.length > 0) yield out;
+        }
+      },
+      end(): Uint8Array {
+        usable();
+        const out = made(ex.goStreamEnd(outPtr, GO_STREAM_OUT));
+        state = 'ended';
+        return out;
+      },
+    };
   }
 
   /** (tests, reports) Offset of the first byte that differed in the last comparison, or -1. */

@@ -16,12 +16,14 @@
  * are decoded to their exact form, its text and structure patched, and the
  * result re-encoded and checked against the file's own sha256.
  *
- * An entry with a goGzip record is a gzip layer blob: its windows rebuild
- * the tar into a core of its own (checked against the diff_id), Go's gzip
- * model compresses it, and the blob is checked against its sha256 before
- * any byte of it goes out. That holds the whole tar plus the compressed
- * blob in the core's memory (the model is not streaming), on top of the
- * old layer, which is inflated whole when it is stored gzip.
+ * An entry with a goGzip record is a gzip layer blob: as its windows
+ * rebuild the tar, Go's gzip model (a core of its own) compresses it
+ * piece by piece and the blob streams out; the tar is checked against the
+ * diff_id and the blob against its sha256 before the blob's last bytes go
+ * out. Neither is held whole: the model keeps Go's window, hash chains and
+ * pending block (about 1.3 MiB). An old layer it reads that is stored gzip
+ * is inflated once, to a temp file on Node (ApplyOptions.spool), else into
+ * memory.
  *
  * Memory: one window at a time: its reference (the old bytes it names,
  * about the window size), its inflated delta (at most the window size), one
@@ -136,7 +138,7 @@ export async function applyPatch(old: OldImageInput, patch: AsyncIterable<Uint8A
   checkNewId(header, options.expectNewId);
   const omitReused = !!options.omitReused;
   const needed = header.old.blobs.filter((b) => b.ranges.length > 0 || (b.whole && !omitReused));
-  const oldImage = await openOldImage(old, needed, options.hasher, header.old);
+  const oldImage = await openOldImage(old, needed, options.hasher, header.old, options.spool);
   try {
     checkOldImage(header, oldImage);
     const report = progressReporter(options.onProgress);
@@ -287,46 +289,79 @@ async function rebuildFrames(r: Rebuild, record: EntryRecord, size: number, writ
 }
 
 /**
- * A gzip layer blob rebuilt by re-compression: the windows rebuild its tar
- * into memory (checked against the diff_id), Go's gzip model compresses it,
- * and the blob is checked against its sha256 before any of it is written.
+ * A gzip layer blob rebuilt by re-compression: as the windows rebuild its
+ * tar, Go's gzip model (a core of its own) compresses it and the blob
+ * streams out, hashed on the way. The tar is checked against the diff_id
+ * and the blob against its size and sha256 before its last bytes (the
+ * final block and gzip trailer) go out: a sink that sees the entry end has
+ * seen a checked one (and the CLI renames only a complete, checked archive).
  */
 async function rebuildGoGzip(r: Rebuild, record: EntryRecord, skip: boolean): Promise<Frame | null> {
   const go = record.goGzip!;
-  // A core of its own: the tar is rebuilt straight into its memory (no JS
-  // copy) while the windows use r.core; it is dropped when this returns.
+  // A core of its own: the windows use r.core between its steps.
   const goCore = await loadCore();
-  let prepared;
+  // The model's own failures (not the sink's) mean the patch's parameters are wrong.
+  const failed = (err: unknown): unknown =>
+    err instanceof PatcherError && (err.code === ErrorCode.Core || err.code === ErrorCode.Usage) ? badPatch(`entry ${record.name}: gzip re-compression failed (${err.message})`) : err;
+  let stream;
   try {
-    prepared = goCore.prepareGoGzip(go.textSize, { level: go.level, header: fromHex(go.header, 'goGzip header') });
+    stream = goCore.goGzipStream({ level: go.level, header: fromHex(go.header, 'goGzip header') });
   } catch (err) {
     if (err instanceof PatcherError) throw badPatch(`entry ${record.name}: ${err.message}`);
     throw err;
   }
-  const text = prepared.text;
   const tarHash = r.out.options.hasher();
-  let at = 0;
+  const blobHash = r.out.options.hasher();
+  r.out.check.compressedHere();
+  let made = 0;
+  // The model makes a few KiB per step: gathered into one OUT_CHUNK buffer,
+  // the sink sees fewer, larger writes. The new-image check does not inflate
+  // this blob again: it is told the digest of the tar it was made from.
+  const batch = new Uint8Array(OUT_CHUNK);
+  let held = 0;
+  const flush = async (): Promise<void> => {
+    if (held > 0) await r.out.write(batch.subarray(0, held), skip);
+    held = 0;
+  };
+  const emit = async (bytes: Uint8Array): Promise<void> => {
+    made += bytes.length;
+    if (made > record.size) {
+      throw new PatcherError(ErrorCode.DigestMismatch, `re-compressed ${record.name} does not match: it runs past the ${record.size} bytes the patch promised (level ${go.level})`);
+    }
+    blobHash.update(bytes);
+    for (let at = 0; at < bytes.length; ) {
+      const n = Math.min(bytes.length - at, batch.length - held);
+      batch.set(bytes.subarray(at, at + n), held);
+      held += n;
+      at += n;
+      if (held === batch.length) await flush();
+    }
+  };
   const frame = await rebuildFrames(r, record, go.textSize, async (bytes) => {
-    text.set(bytes, at);
     tarHash.update(bytes);
-    at += bytes.length;
+    try {
+      for (const compressed of stream.write(bytes)) await emit(compressed);
+    } catch (err) {
+      throw failed(err);
+    }
   });
   const diffId = tarHash.digest();
   if (diffId !== record.diffId) throw new PatcherError(ErrorCode.DigestMismatch, `rebuilt tar of ${record.name} has diff_id ${diffId}, patch promised ${record.diffId}`);
-  let blob: Uint8Array;
+  r.out.check.inflatedDigest(diffId);
+  let tail: Uint8Array;
   try {
-    blob = prepared.run();
+    tail = stream.end();
   } catch (err) {
-    if (err instanceof PatcherError) throw badPatch(`entry ${record.name}: gzip re-compression failed (${err.message})`);
-    throw err;
+    throw failed(err);
   }
-  const digest = r.out.options.hasher();
-  digest.update(blob);
-  const sha256 = digest.digest();
-  if (blob.length !== record.size || sha256 !== record.sha256) {
-    throw new PatcherError(ErrorCode.DigestMismatch, `re-compressed ${record.name} does not match: ${blob.length} bytes ${sha256}, patch promised ${record.size} bytes ${record.sha256} (level ${go.level})`);
+  made += tail.length;
+  blobHash.update(tail);
+  const sha256 = blobHash.digest();
+  if (made !== record.size || sha256 !== record.sha256) {
+    throw new PatcherError(ErrorCode.DigestMismatch, `re-compressed ${record.name} does not match: ${made} bytes ${sha256}, patch promised ${record.size} bytes ${record.sha256} (level ${go.level})`);
   }
-  for (let i = 0; i < blob.length; i += OUT_CHUNK) await r.out.write(blob.subarray(i, i + OUT_CHUNK), skip);
+  await flush();
+  await r.out.write(tail, skip);
   return frame;
 }
 

@@ -64,6 +64,8 @@ interface Current {
   gunzip?: { inflater: Gunzip; hash: Hasher; failed: boolean };
   /** Chunks seen before the first two bytes told whether the entry is gzip. */
   undecided?: Uint8Array[];
+  /** apply compresses this entry itself from a text it hashed: not inflated here (see compressedHere). */
+  compressedHere?: boolean;
 }
 
 export class NewImageCheck {
@@ -116,6 +118,24 @@ export class NewImageCheck {
     else e.undecided.push(bytes.slice());
   }
 
+  /**
+   * The current entry is a gzip blob apply compresses itself (Go's model)
+   * from a text it hashes as it goes: its inflated bytes are that text, so
+   * it is not inflated again here. Call before its data; give the text's
+   * digest (computed, never the patch's claim) with inflatedDigest() before
+   * endEntry. (Inflating it here too cost 12 MB of peak RSS on the
+   * registry-gz pair: fflate's streaming inflate churns buffers.)
+   */
+  compressedHere(): void {
+    if (this.#current) this.#current.compressedHere = true;
+  }
+
+  /** The digest of the text the current entry (compressedHere) was compressed from. */
+  inflatedDigest(digest: string): void {
+    const e = this.#current;
+    if (e?.compressedHere) this.#digests.set(e.dataAt, { sha256: e.record.sha256, inflated: digest });
+  }
+
   /** The entry ended; `sha256` is its data's real digest (computed, or checked when its old blob was read). */
   endEntry(sha256: string, padding: Uint8Array): void {
     const e = this.#current;
@@ -143,7 +163,7 @@ export class NewImageCheck {
   #decideGzip(e: Current, last?: Uint8Array): void {
     const chunks = [...(e.undecided ?? []), ...(last ? [last] : [])];
     e.undecided = undefined;
-    if (e.head[0] !== 0x1f || e.head[1] !== 0x8b) return;
+    if (e.head[0] !== 0x1f || e.head[1] !== 0x8b || e.compressedHere) return;
     const hash = this.hasher();
     const state = { inflater: new Gunzip((out) => hash.update(out)), hash, failed: false };
     e.gunzip = state;

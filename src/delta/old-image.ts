@@ -11,7 +11,7 @@ import { openImageArchive } from '../image/archive.js';
 import { hashStream, type HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import type { ImageIdentity, OldBlob } from '../format/image/container.js';
-import { layerSource, sliceSource, streamReused } from '../image/layer-source.js';
+import { layerSource, sliceSource, streamReused, type LayerSpool } from '../image/layer-source.js';
 
 export interface OldImage {
   /** The config digest, or (a daemon that could not tell) the ID the daemon uses. */
@@ -35,12 +35,14 @@ export interface OldImageProvider {
   open(needed: OldBlob[], expected?: ImageIdentity): Promise<OldImage>;
 }
 
-export async function openOldImage(input: OldImageInput, needed: OldBlob[], hasher: HasherFactory, expected?: ImageIdentity): Promise<OldImage> {
-  return 'open' in input ? input.open(needed, expected) : archiveOldImage(input, hasher);
+export async function openOldImage(input: OldImageInput, needed: OldBlob[], hasher: HasherFactory, expected?: ImageIdentity, spool?: LayerSpool): Promise<OldImage> {
+  return 'open' in input ? input.open(needed, expected) : archiveOldImage(input, hasher, spool);
 }
 
-export async function archiveOldImage(src: ByteSource, hasher: HasherFactory): Promise<OldImage> {
+/** An old image archive; a layer stored gzip is inflated once, into `spool` when given (else memory). close() closes those. */
+export async function archiveOldImage(src: ByteSource, hasher: HasherFactory, spool?: LayerSpool): Promise<OldImage> {
   const archive = await naming('old image', () => openImageArchive(src, { hasher }));
+  const opened: ByteSource[] = [];
   return {
     imageId: archive.imageId,
     manifestDigest: archive.manifestDigest,
@@ -49,13 +51,17 @@ export async function archiveOldImage(src: ByteSource, hasher: HasherFactory): P
       if (i < 0) throw new PatcherError(ErrorCode.WrongImage, `old image lacks layer ${need.diffId}`);
       // A stored blob is the layer's bytes as the archive holds them (compressed).
       const layer = archive.layers[i];
-      const source = need.stored ? sliceSource(src, layer.entry.dataOffset, layer.storedSize) : await layerSource(src, archive, i, hasher, need.size);
+      const source = need.stored ? sliceSource(src, layer.entry.dataOffset, layer.storedSize) : await layerSource(src, archive, i, hasher, need.size, spool);
+      if (source.close) opened.push(source);
       const expected = need.stored ?? need.diffId;
       const digest = await hashStream(hasher, streamReused(source, 0, source.size));
       if (digest !== expected || source.size !== need.size) {
         throw new PatcherError(ErrorCode.DigestMismatch, `old image layer ${need.diffId} is damaged or stored differently (hashes to ${digest}, expected ${expected})`);
       }
       return source;
+    },
+    async close() {
+      for (const source of opened.splice(0)) await source.close?.();
     },
   };
 }

@@ -6,6 +6,7 @@
  */
 import type { HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
+import type { LayerSpool } from '../image/layer-source.js';
 
 /**
  * The engine's sink: receives output bytes in order; the returned promise
@@ -57,6 +58,14 @@ export interface ApplyOptions {
   omitReused?: boolean;
   /** Computes sha256. Required here; the public API (src/api/options.ts) defaults it per platform. */
   hasher: HasherFactory;
+  /**
+   * Where an old layer the patch reads into, stored gzip in the old
+   * archive, is kept inflated for random access. Default: memory (its
+   * whole uncompressed size, e.g. 17.5 MB for the registry-gz pair's top
+   * layer); the CLI spools it to a file in its temp dir (source.node.ts
+   * fileSpool), trading that memory for one write and the reads of it.
+   */
+  spool?: LayerSpool;
   onProgress?: (progress: Progress) => void;
 }
 

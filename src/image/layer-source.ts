@@ -1,7 +1,9 @@
 /**
  * Layer bytes as random-access sources. An uncompressed stored layer is a
- * window onto the archive (no copy); a gzip one is inflated into memory once
- * (the price of random access into it: its uncompressed size).
+ * window onto the archive (no copy); a gzip one is inflated once, into what
+ * a LayerSpool gives (Node's CLI: a temp file; source.node.ts fileSpool),
+ * else into memory (the price of random access into it: its uncompressed
+ * size).
  */
 import { openLayer, type ImageArchive } from './archive.js';
 import type { HasherFactory } from './hash.js';
@@ -31,6 +33,17 @@ export function sliceSource(src: ByteSource, offset: number, size: number): Byte
   return slice;
 }
 
+/**
+ * Keeps a gzip layer inflated for random access, where memory is short and
+ * a disk is at hand (a temp file instead of a buffer): gets the stored
+ * (gzip) bytes, inflates them (the platform's own inflate may churn less
+ * memory than fflate's streaming one), keeps at most `limit` inflated bytes
+ * (the caller sees an overlong layer as the wrong size), and returns a
+ * source over them, closed by its user. Corrupt gzip data: BAD_IMAGE
+ * naming `what`.
+ */
+export type LayerSpool = (gzip: AsyncIterable<Uint8Array>, limit: number, what: string) => Promise<ByteSource>;
+
 /** Largest expected size inflated into one buffer allocated up front (a hint from a patch is not trusted further). */
 const MAX_PREALLOCATED = 1024 * 1024 * 1024;
 
@@ -39,10 +52,15 @@ const MAX_PREALLOCATED = 1024 * 1024 * 1024;
  * (apply knows it), a gzip layer inflates straight into one buffer of that
  * size instead of chunks plus their concatenation (half the peak); one that
  * inflates to more is cut there and shows the size mismatch to its caller.
+ * With `spool`, a gzip layer goes there instead of into memory (cut the
+ * same way).
  */
-export async function layerSource(src: ByteSource, archive: ImageArchive, i: number, hasher: HasherFactory, expectedSize?: number): Promise<ByteSource> {
+export async function layerSource(src: ByteSource, archive: ImageArchive, i: number, hasher: HasherFactory, expectedSize?: number, spool?: LayerSpool): Promise<ByteSource> {
   const layer = archive.layers[i];
   if (layer.compression === 'none') return sliceSource(src, layer.entry.dataOffset, layer.storedSize);
+  const sizeKnown = expectedSize !== undefined && Number.isSafeInteger(expectedSize) && expectedSize >= 0;
+  // One byte more than expected: an overlong layer shows as the wrong size.
+  if (spool) return spool(src.stream(layer.entry.dataOffset, layer.storedSize), sizeKnown ? expectedSize + 1 : Infinity, layer.entryName);
   if (expectedSize !== undefined && Number.isSafeInteger(expectedSize) && expectedSize >= 0 && expectedSize <= MAX_PREALLOCATED) {
     const out = new Uint8Array(expectedSize + 1); // one byte more: an overlong layer shows as the wrong size
     let at = 0;

@@ -5,13 +5,16 @@
  * one the model does not reproduce (fflate's) is carried whole as before;
  * a tampered goGzip record is refused with one line.
  */
-import { rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyPatch } from '../../src/delta/apply.js';
 import { inspectPatch } from '../../src/delta/inspect.js';
 import type { PatchSummary } from '../../src/delta/types.js';
-import { fileSource } from '../../src/image/source.node.js';
+import { openImageArchive } from '../../src/image/archive.js';
+import type { LayerSpool } from '../../src/image/layer-source.js';
+import { fileSource, fileSpool } from '../../src/image/source.node.js';
 import type { ByteSource } from '../../src/image/source.js';
 import { buildOciArchive, type ImageSpec } from '../fixtures/images.js';
 import { unpackPair } from '../fixtures/shared.js';
@@ -81,6 +84,47 @@ describe('registry-gz: Go-made gzip layer blobs', () => {
   it('refuses a goGzip record whose gzip header was changed', async () => {
     const bad = tampered((r) => (r.goGzip.header = r.goGzip.header.slice(0, 8) + 'ff' + r.goGzip.header.slice(10)));
     await expectPatcherError(() => applyToBytes(oldSrc, bad), 'DIGEST_MISMATCH', 'header');
+  }, 600_000);
+
+  it('with a file spool (as the CLI), the old gzip layer goes to one temp file, removed at the end; same bytes out', async () => {
+    const spoolDir = mkdtempSync(join(tmpdir(), 'dp-spool-'));
+    try {
+      const spool = fileSpool(spoolDir);
+      const spooled: string[] = [];
+      const watching: LayerSpool = async (gzip, limit, what) => {
+        const source = await spool(gzip, limit, what);
+        spooled.push(what);
+        expect(readdirSync(spoolDir)).toHaveLength(spooled.length);
+        return source;
+      };
+      const full = comparingSink(newSrc);
+      await applyPatch(oldSrc, chunked(patch, 65_537), full.sink, { hasher: nodeHasher, expectNewId: REGISTRY_GZ.newId, spool: watching });
+      full.check();
+      expect(spooled).toHaveLength(1); // the old top layer; the shared base is reused as stored
+      expect(readdirSync(spoolDir)).toEqual([]);
+    } finally {
+      rmSync(spoolDir, { recursive: true, force: true });
+    }
+  }, 600_000);
+
+  it('streams the re-compressed blob out, but never its last bytes when it does not match', async () => {
+    const archive = await openImageArchive(newSrc, { hasher: nodeHasher });
+    const top = archive.layers.find((l) => l.entryName === REGISTRY_GZ.topBlob)!;
+    const [start, end] = [top.entry.dataOffset, top.entry.dataOffset + top.storedSize];
+    for (const [what, edit] of [
+      ['level 5', (r: any) => (r.goGzip.level = 5)],
+      ['another OS byte in the header', (r: any) => (r.goGzip.header = r.goGzip.header.slice(0, 18) + '03')],
+    ] as const) {
+      let received = 0;
+      const err = await expectPatcherError(
+        () => applyPatch(oldSrc, chunked(tampered(edit), 65_537), (c) => void (received += c.length), { hasher: nodeHasher }),
+        'DIGEST_MISMATCH',
+        what,
+      );
+      expect(err.message, what).toMatch(/re-compressed .* does not match/);
+      expect(received, what).toBeGreaterThan(start + 1_000_000); // the blob was streaming out
+      expect(received, what).toBeLessThan(end);
+    }
   }, 600_000);
 
   it('refuses malformed goGzip fields before any work', async () => {

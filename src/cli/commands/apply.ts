@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { applyPatch } from '../../delta/apply.js';
 import type { ApplyResult } from '../../delta/types.js';
 import type { DockerClient } from '../../docker/client.js';
-import { nodeHasher } from '../../image/source.node.js';
+import { fileSpool, nodeHasher } from '../../image/source.node.js';
 import { usageError } from '../io.js';
 import { markComplete, openOutput, writeOutput } from '../output.js';
 import { contextOf, type CliContext } from '../context.js';
@@ -95,7 +95,8 @@ async function runApply(ctx: CliContext, oldArg: string, newArg: string, patchPa
     await output?.abort();
     throw err;
   });
-  const applyOptions = { hasher: nodeHasher, expectNewId: newArg, onProgress: progressTo(ctx.progress) };
+  // An old layer stored gzip is inflated to a file in the temp dir, not into memory.
+  const applyOptions = { hasher: nodeHasher, spool: fileSpool(dir), expectNewId: newArg, onProgress: progressTo(ctx.progress) };
   try {
     if (output) {
       const result = await writeOutput(output, () => applyPatch(inputs.old, inputs.patch.stream(), (chunk) => output.write(chunk), applyOptions));
