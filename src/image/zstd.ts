@@ -3,8 +3,12 @@
  * layer and to check a layer's diff_id; never re-encoded). The decoding is
  * fzstd's; in front of it a walker over the frame and block headers (RFC
  * 8878, sections 3.1.1 and 3.1.1.2) refuses a frame whose window is over
- * MAX_ZSTD_WINDOW before fzstd allocates it: a frame header names its
- * window, and a hostile one may name 2 GiB.
+ * MAX_ZSTD_WINDOW before fzstd allocates it (a frame header names its
+ * window, and a hostile one may name 2 GiB), and bounds the decoding work:
+ * fzstd moves its whole window once per block, so a stream of tiny blocks
+ * under a big window (or a decompression bomb) would run for hours. The
+ * work, window plus output per block, may be at most ZSTD_WORK_PER_BYTE
+ * times the bytes read plus ZSTD_WORK_BASE.
  *
  * Memory: the frame's window (at most MAX_ZSTD_WINDOW; what the compressor
  * chose, about 2 MiB at zstd's default level) plus one block's
@@ -20,6 +24,18 @@ import { Decompress } from 'fzstd';
  * decoding is what catches that, as it catches any corrupt layer.
  */
 export const MAX_ZSTD_WINDOW = 128 * 1024 * 1024;
+
+/**
+ * Decoding work allowed per compressed byte and up front (bytes moved:
+ * a block's window plus its output). zstd -3 of a layer tar asks about
+ * 50 per byte; a hostile 7 MB blob at the bound costs about 10 s of
+ * memory moves, not hours. A layer of long zero runs under a big window may
+ * need more and is then refused (one line), never decoded for hours.
+ */
+export const ZSTD_WORK_PER_BYTE = 16384;
+export const ZSTD_WORK_BASE = 1024 * 1024 * 1024;
+/** Largest block output (RFC 8878: Block_Maximum_Size). */
+const MAX_BLOCK = 128 * 1024;
 
 const ZSTD_MAGIC = 0xfd2fb528;
 const isSkippable = (magic: number) => magic >>> 4 === 0x184d2a5;
@@ -37,6 +53,9 @@ class FrameWalker {
   /** Where a skip ends. */
   #then: Exclude<State, 'skip'> = 'magic';
   #checksum = false;
+  #window = 0;
+  #consumed = 0;
+  #work = 0;
 
   /** Between frames (where the stream may end). */
   get atBoundary(): boolean {
@@ -44,6 +63,7 @@ class FrameWalker {
   }
 
   push(chunk: Uint8Array): void {
+    this.#consumed += chunk.length;
     for (let at = 0; at < chunk.length; ) {
       if (this.#state === 'skip') {
         const n = Math.min(this.#skip, chunk.length - at);
@@ -83,6 +103,10 @@ class FrameWalker {
         const v = le(0, 3);
         const [last, type, size] = [v & 1, (v >> 1) & 3, v >>> 3];
         if (type === 3) throw new Error('reserved zstd block type');
+        this.#work += this.#window + (type === 2 ? Math.min(this.#window, MAX_BLOCK) : size);
+        if (this.#work > ZSTD_WORK_PER_BYTE * this.#consumed + ZSTD_WORK_BASE) {
+          throw new Error(`the stream asks for more decoding work than its ${this.#consumed} bytes allow (blocks under a ${this.#window}-byte window)`);
+        }
         const then = !last ? 'block' : this.#checksum ? 'checksum' : 'magic';
         return this.#skipThen(type === 1 ? 1 : size, then);
       }
@@ -107,6 +131,7 @@ class FrameWalker {
     }
     if (window > MAX_ZSTD_WINDOW) throw new Error(`a frame's window is ${window} bytes, over the ${MAX_ZSTD_WINDOW} read here`);
     this.#checksum = ((fhd >> 2) & 1) === 1;
+    this.#window = window;
     this.#go('block');
   }
 }

@@ -62,6 +62,13 @@ describe('ZstdDecoder', () => {
     expect(() => decode(long)).toThrow(/window is 268435456 bytes/);
   });
 
+  it('refuses tiny blocks under a big window (fzstd moves the window per block) before decoding them', () => {
+    const frame = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 17 << 3]; // a 128 MiB window
+    const rle = [0x02, 0x00, 0x10, 0x61]; // RLE block, 128 KiB of 'a', not the last
+    const bytes = new Uint8Array([...frame, ...Array.from({ length: 20_000 }, () => rle).flat()]);
+    expect(() => decode(bytes, 16 * 1024)).toThrow(/more decoding work than its \d+ bytes allow/);
+  }, 120_000); // refused after about 8 blocks of 128 MiB moves, where all 20,000 would take hours
+
   it('refuses a stream cut inside a frame, and bytes that are not zstd', () => {
     const whole = zstd(data, '-3');
     expect(() => decode(whole.subarray(0, whole.length - 10))).toThrow(/ends inside a frame/);
