@@ -6,6 +6,10 @@
 //   --skip-scaling, --skip-worst
 //   --images DIR       image pairs (*.tar.zst; default ../shared/images from the repo root)
 //   --skip-images, --skip-synthetic, --skip-raw, --skip-bsdiff (bsdiff over whole archives: ~60 s, ~1.3 GB on nginx)
+//   --skip-others      on image pairs, only ours and bsdiff (no xdelta3, zstd --patch-from)
+//   --skip-oci         the nginx pair as OCI archives made once by skopeo (gzip layers, pgzip)
+//   --compressors      also the compressed-streams table (GNU gzip, zlib, pigz, Node, fflate levels 1-9;
+//                      the pairs' layer blobs) through the exact deflate codec; --only-compressors: just that
 //   --synthetic-size MB  the synthetic image (default 1024; --quick 256)
 //   --help             this text
 // Inputs are cached in bench/.cache (gitignored); the CLI must be built (npm run build).
@@ -16,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { runRawSection } from './raw.js';
 import { runImageSection } from './images.js';
 import { runSyntheticSection } from './synthetic.js';
+import { runCompressorSection } from './compressors.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -39,6 +44,9 @@ function parseArgs(argv) {
     skipImages: false,
     skipSynthetic: false,
     skipBsdiff: false,
+    skipOci: false,
+    skipOthers: false,
+    compressors: false,
     syntheticSizeMB: 1024,
   };
   let syntheticSizeGiven = false;
@@ -56,6 +64,10 @@ function parseArgs(argv) {
     else if (a === '--skip-images') opts.skipImages = true;
     else if (a === '--skip-synthetic') opts.skipSynthetic = true;
     else if (a === '--skip-bsdiff') opts.skipBsdiff = true;
+    else if (a === '--skip-oci') opts.skipOci = true;
+    else if (a === '--skip-others') opts.skipOthers = true;
+    else if (a === '--compressors') opts.compressors = true;
+    else if (a === '--only-compressors') Object.assign(opts, { compressors: true, skipRaw: true, skipImages: true, skipSynthetic: true });
     else if (a === '--synthetic-size') [opts.syntheticSizeMB, syntheticSizeGiven] = [Number(value()), true];
     else if (a === '--help' || a === '-h') {
       console.log(usage());
@@ -82,3 +94,4 @@ console.log(`docker-patcher bench, node ${process.version}, ${opts.quick ? 'quic
 if (!opts.skipRaw) await runRawSection(opts);
 const pairs = opts.skipImages ? [] : await runImageSection(opts);
 if (!opts.skipSynthetic) await runSyntheticSection(opts, pairs);
+if (opts.compressors) await runCompressorSection(opts);

@@ -49,9 +49,15 @@ export function formatSummary(s: PatchSummary): string {
       smallBytes += e.patchBytes;
       continue;
     }
-    lines.push(`${e.kind.padEnd(8)} ${formatBytes(e.size).padStart(11)} ${formatBytes(e.patchBytes).padStart(11)} ${pct(e.patchBytes, e.size).padStart(7)}  ${e.name}${e.compressed ? ` (${e.compressed}, tar diffed inside)` : ''}`);
-    for (const g of e.gzip ?? []) {
+    const how = e.compressed ? ` (${e.compressed}, ${e.kind === 'delta' ? 'tar diffed inside' : e.kind === 'literal' ? 'carried as stored' : 'reused'})` : '';
+    lines.push(`${e.kind.padEnd(8)} ${formatBytes(e.size).padStart(11)} ${formatBytes(e.patchBytes).padStart(11)} ${pct(e.patchBytes, e.size).padStart(7)}  ${e.name}${how}`);
+    const gzip = e.gzip ?? [];
+    for (const g of gzip) {
       lines.push(`${'  gzip'.padEnd(8)} ${formatBytes(g.size).padStart(11)} ${formatBytes(g.patchBytes).padStart(11)} ${pct(g.patchBytes, g.size).padStart(7)}    ${g.name} (diffed decoded, ${g.patchBytes} bytes)`);
+    }
+    if (gzip.length > 1) {
+      const [size, cost] = [gzip.reduce((n, g) => n + g.size, 0), gzip.reduce((n, g) => n + g.patchBytes, 0)];
+      lines.push(`${'  gzip'.padEnd(8)} ${formatBytes(size).padStart(11)} ${formatBytes(cost).padStart(11)} ${pct(cost, size).padStart(7)}    ${gzip.length} gzip files diffed decoded in all (${size} bytes -> ${cost} in the patch)`);
     }
   }
   if (small) lines.push(`${'other'.padEnd(8)} ${''.padStart(11)} ${formatBytes(smallBytes).padStart(11)} ${''.padStart(7)}  ${small} small entries (config, manifest, directories)`);

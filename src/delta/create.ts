@@ -26,7 +26,7 @@
  * workers, about 200 MiB in all (most of it Node itself and the indexes).
  */
 import { ErrorCode, PatcherError, naming } from '../errors.js';
-import { openImageArchive, type ImageArchive } from '../image/archive.js';
+import { openImageArchive, storedCompressionName, type ImageArchive } from '../image/archive.js';
 import { hashBytes, hashStream, type HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import { FORMAT_VERSION, FrameType, encodeFrame, encodeMagic } from '../format/image/frames.js';
@@ -204,6 +204,7 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
   try {
     for (const entry of neu.entries) {
       const before = written;
+      let carried: string | undefined;
       const plan = plans.get(entry.headerOffset);
       const record: EntryRecord = { name: entry.name, kind: 'none', size: entry.size, sha256: '' };
       if (entry.padding) record.padding = toHex(entry.padding);
@@ -227,7 +228,9 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
         await emit(encodeFrame(FrameType.Entry, codec.encode(record, entry.header)));
         for (let at = 0; at < entry.size; at += MAX_LITERAL_CHUNK) {
           const n = Math.min(MAX_LITERAL_CHUNK, entry.size - at);
-          await emit(encodeFrame(FrameType.Literal, literals.encode(await newSrc.read(entry.dataOffset + at, n))));
+          const data = await newSrc.read(entry.dataOffset + at, n);
+          if (at === 0 && record.diffId) carried = storedCompressionName(data);
+          await emit(encodeFrame(FrameType.Literal, literals.encode(data)));
         }
       } else {
         record.sha256 = hashBytes(hasher, new Uint8Array(0));
@@ -235,7 +238,7 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
       }
       layout.entry(entry.header, record.sha256, entry.padding ?? new Uint8Array(paddingSize(entry.size)));
       const gzipFiles = summaryGzip.get(entry.headerOffset);
-      entries.push({ name: entry.name, kind: record.kind, size: entry.size, patchBytes: written - before, diffId: record.diffId, ...(gzipFiles ? { gzip: gzipFiles } : {}), ...(record.goGzip ? { compressed: goGzipName(record.goGzip) } : {}) });
+      entries.push({ name: entry.name, kind: record.kind, size: entry.size, patchBytes: written - before, diffId: record.diffId, ...(gzipFiles ? { gzip: gzipFiles } : {}), ...(record.goGzip ? { compressed: goGzipName(record.goGzip) } : carried ? { compressed: carried } : {}) });
     }
     const end: EndRecord = { trailer: toHex(pack(neu.end.trailer)), trailerSize: neu.end.trailer.length, layoutSha256: layout.end(neu.end.trailer) };
     await emit(encodeFrame(FrameType.End, encodeJson(end)));

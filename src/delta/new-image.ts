@@ -4,7 +4,8 @@
  * make them all agree. So, as entries are rebuilt, this keeps what it takes
  * to read the new archive's layout afterwards (every tar header, the small
  * JSON entries, the first bytes of each entry, the real sha256 of each
- * entry's data, and for gzip entries the sha256 of their inflated bytes),
+ * entry's data, and for gzip and zstd entries the sha256 of their decoded
+ * bytes),
  * and verify() then parses that layout with the same code that opens any
  * image archive (image/archive.ts) and checks, before the trailer goes out:
  *
@@ -24,7 +25,8 @@
  */
 import { Gunzip } from 'fflate';
 import { ErrorCode, PatcherError } from '../errors.js';
-import { openImageArchive, type ImageArchive } from '../image/archive.js';
+import { compressionByMagic, openImageArchive, type ImageArchive } from '../image/archive.js';
+import { ZstdDecoder } from '../image/zstd.js';
 import type { Hasher, HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import { indexTar, type TarEntryInfo } from '../image/tar.js';
@@ -36,12 +38,16 @@ const MAX_JSON = 16 * 1024 * 1024;
 const MAX_CAPTURED = 64 * 1024 * 1024;
 /** archive.ts reads a layer's first 4 bytes to tell its compression. */
 const PREFIX = 4;
-/** Compressed bytes inflated per step when hashing a gzip layer. */
+/** Compressed bytes decoded per step when hashing a gzip or zstd layer. */
 const GZIP_STEP = 64 * 1024;
 
 /** Outer entry types docker load's untar handles (0 also stands for NUL: tar-header.ts reads it so). */
 const LOADABLE_TYPES = new Set('0123456');
-/** A stored (compressed) old blob is gzip: the only compression archive.ts reads. */
+/**
+ * Stands for a reused stored (compressed) old blob a partial archive leaves
+ * out: any compressed magic does, since a compressed layer's diff_id is
+ * checked as its decoded sha256 whichever the compression.
+ */
 const GZIP_MAGIC = new Uint8Array([0x1f, 0x8b]);
 
 const mismatch = (message: string) => new PatcherError(ErrorCode.DigestMismatch, message);
@@ -49,7 +55,7 @@ const mismatch = (message: string) => new PatcherError(ErrorCode.DigestMismatch,
 interface EntryDigests {
   /** sha256 of the entry's data, as rebuilt (checked against the patch's claim). */
   sha256: string;
-  /** sha256 of the inflated data, for a gzip entry; undefined if it did not inflate. */
+  /** sha256 of the decoded data, for a gzip or zstd entry; undefined if it did not decode. */
   inflated?: string;
 }
 
@@ -61,8 +67,8 @@ interface Current {
   head: Uint8Array;
   capture?: Uint8Array;
   filled: number;
-  gunzip?: { inflater: Gunzip; hash: Hasher; failed: boolean };
-  /** Chunks seen before the first two bytes told whether the entry is gzip. */
+  gunzip?: { inflater: Gunzip | ZstdDecoder; hash: Hasher; failed: boolean };
+  /** Chunks seen before the first four bytes told whether the entry is gzip or zstd. */
   undecided?: Uint8Array[];
   /** apply compresses this entry itself from a text it hashed: not inflated here (see compressedHere). */
   compressedHere?: boolean;
@@ -114,7 +120,7 @@ export class NewImageCheck {
     if (e.record.kind === 'reuse') return;
     if (!e.undecided) {
       if (e.gunzip) this.#inflate(e, bytes, false);
-    } else if (e.head.length >= 2) this.#decideGzip(e, bytes);
+    } else if (e.head.length >= PREFIX) this.#decideGzip(e, bytes);
     else e.undecided.push(bytes.slice());
   }
 
@@ -163,9 +169,11 @@ export class NewImageCheck {
   #decideGzip(e: Current, last?: Uint8Array): void {
     const chunks = [...(e.undecided ?? []), ...(last ? [last] : [])];
     e.undecided = undefined;
-    if (e.head[0] !== 0x1f || e.head[1] !== 0x8b || e.compressedHere) return;
+    const compression = compressionByMagic(e.head);
+    if (compression === 'none' || e.compressedHere) return;
     const hash = this.hasher();
-    const state = { inflater: new Gunzip((out) => hash.update(out)), hash, failed: false };
+    const onData = (out: Uint8Array) => hash.update(out);
+    const state = { inflater: compression === 'gzip' ? new Gunzip(onData) : new ZstdDecoder(onData), hash, failed: false };
     e.gunzip = state;
     for (const c of chunks) this.#inflate(e, c, false);
   }
@@ -224,7 +232,7 @@ export class NewImageCheck {
       const name = `layer ${i + 1} (${layer.entryName})`;
       if (!d) throw mismatch(`rebuilt ${name} was not checked`);
       if (layer.storedDigest !== undefined && d.sha256 !== layer.storedDigest) throw mismatch(`rebuilt ${name} hashes to ${d.sha256}, its manifest says ${layer.storedDigest}`);
-      const diffId = layer.compression === 'gzip' ? d.inflated : d.sha256;
+      const diffId = layer.compression !== 'none' ? d.inflated : d.sha256;
       if (diffId !== layer.diffId) throw mismatch(`rebuilt ${name} has diff_id ${diffId ?? '(does not inflate)'}, the config says ${layer.diffId}`);
     });
   }

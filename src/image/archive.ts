@@ -2,13 +2,15 @@
  * Detect and parse an image archive held in a ByteSource: a legacy
  * `docker save` (manifest.json + <id>/layer.tar), a Docker >= 25 save (OCI
  * layout plus manifest.json), or an OCI archive (oci-layout + index.json ->
- * manifest blob -> config + layers, layers possibly gzip). openLayer streams
- * a layer's uncompressed tar.
+ * manifest blob -> config + layers, layers possibly gzip or zstd). openLayer
+ * streams a layer's uncompressed tar.
  *
  * Memory: the outer index (one TarEntryInfo with its header bytes per outer
  * entry, a few KB per layer), the config and the JSON manifests (each capped
  * at 16 MiB). openLayer holds one source chunk plus what inflating one 16 KiB
- * piece yields (at most ~16 MiB, typically ~64 KiB).
+ * piece yields (at most ~16 MiB, typically ~64 KiB); for zstd, the
+ * decoder also keeps the frame's window (8 MiB at zstd -19; zstd.ts refuses
+ * more than 128 MiB).
  */
 
 import { Gunzip } from 'fflate';
@@ -16,8 +18,16 @@ import { badImage, ErrorCode, PatcherError } from '../errors.js';
 import { hashBytes, hashStream, sha256Hex, type HasherFactory } from './hash.js';
 import type { ByteSource } from './source.js';
 import { indexTar, type TarEnd, type TarEntryInfo } from './tar.js';
+import { ZstdDecoder } from './zstd.js';
 
 export type ArchiveKind = 'docker-legacy' | 'docker-oci' | 'oci-archive';
+
+/**
+ * How a layer is stored. Only 'gzip' blobs may be re-compressed by create
+ * (Go's model); 'zstd' ones are read (indexed as old layers, checked
+ * against their diff_id) but carried as stored when they change.
+ */
+export type LayerCompression = 'none' | 'gzip' | 'zstd';
 
 export interface LayerRef {
   /** Name of the outer entry holding the layer (after following symlinks). */
@@ -26,7 +36,7 @@ export interface LayerRef {
   entry: TarEntryInfo;
   /** sha256 of the uncompressed layer tar, from the config's rootfs.diff_ids. */
   diffId: string;
-  compression: 'none' | 'gzip';
+  compression: LayerCompression;
   /** Size of the stored (possibly compressed) bytes. */
   storedSize: number;
   /**
@@ -118,15 +128,27 @@ async function readBlob(ctx: Ctx, digest: unknown, what: string): Promise<Uint8A
 }
 
 /** Compression of a stored layer: from the media type, else by its first bytes. */
-async function compressionOf(ctx: Ctx, entry: TarEntryInfo, mediaType?: string): Promise<'none' | 'gzip'> {
+async function compressionOf(ctx: Ctx, entry: TarEntryInfo, mediaType?: string): Promise<LayerCompression> {
   if (mediaType?.endsWith('+gzip') || mediaType?.endsWith('.gzip')) return 'gzip';
-  if (mediaType?.includes('zstd')) throw badImage(`unsupported layer compression: ${mediaType}`);
-  const magic = await ctx.src.read(entry.dataOffset, Math.min(4, entry.size));
+  if (mediaType?.endsWith('+zstd') || mediaType?.endsWith('.zstd')) return 'zstd';
+  return compressionByMagic(await ctx.src.read(entry.dataOffset, Math.min(4, entry.size)));
+}
+
+/** gzip (1F 8B) or a zstd frame (28 B5 2F FD) by a blob's first bytes, else 'none'. */
+export function compressionByMagic(magic: Uint8Array): LayerCompression {
   if (magic[0] === 0x1f && magic[1] === 0x8b) return 'gzip';
-  if (magic[0] === 0x28 && magic[1] === 0xb5 && magic[2] === 0x2f && magic[3] === 0xfd) {
-    throw badImage(`unsupported layer compression: zstd in ${entry.name}`);
-  }
+  if (magic[0] === 0x28 && magic[1] === 0xb5 && magic[2] === 0x2f && magic[3] === 0xfd) return 'zstd';
   return 'none';
+}
+
+/**
+ * How create's summary and inspect name a changed layer carried as stored
+ * (a LITERAL entry), by its first bytes: 'gzip' or 'zstd'; undefined for an
+ * uncompressed one. Inspect sees only the patch, so both go by the bytes.
+ */
+export function storedCompressionName(first: Uint8Array): string | undefined {
+  const compression = compressionByMagic(first.subarray(0, 4));
+  return compression === 'none' ? undefined : compression;
 }
 
 /** diff_ids from the config, checked against the number of layers. */
@@ -260,7 +282,7 @@ export async function* openLayer(src: ByteSource, archive: ImageArchive, i: numb
   const layer = archive.layers[i];
   if (!layer) throw new PatcherError(ErrorCode.NotFound, `layer ${i} is not in the image (it has ${archive.layers.length})`);
   const stored = src.stream(layer.entry.dataOffset, layer.storedSize, opts.chunkSize);
-  const chunks = layer.compression === 'gzip' ? gunzip(stored, layer.entryName) : stored;
+  const chunks = layer.compression === 'gzip' ? gunzip(stored, layer.entryName) : layer.compression === 'zstd' ? unzstd(stored, layer.entryName) : stored;
   const hasher = opts.hasher?.();
   for await (const chunk of chunks) {
     hasher?.update(chunk);
@@ -281,6 +303,27 @@ export async function* gunzip(chunks: AsyncIterable<Uint8Array>, what: string): 
       inflater.push(piece, final);
     } catch (err) {
       throw badImage(`corrupt gzip layer ${what}: ${(err as Error).message}`);
+    }
+  };
+  for await (const chunk of chunks) {
+    for (let at = 0; at < chunk.length; at += INFLATE_PIECE) {
+      push(chunk.subarray(at, at + INFLATE_PIECE), false);
+      while (out.length) yield out.shift()!;
+    }
+  }
+  push(new Uint8Array(0), true);
+  while (out.length) yield out.shift()!;
+}
+
+/** Decode zstd (one or more frames) pulled from `chunks`, 16 KiB of input at a time. */
+export async function* unzstd(chunks: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
+  const out: Uint8Array[] = [];
+  const decoder = new ZstdDecoder((data) => out.push(data));
+  const push = (piece: Uint8Array, final: boolean) => {
+    try {
+      decoder.push(piece, final);
+    } catch (err) {
+      throw badImage(`corrupt zstd layer ${what}: ${(err as Error).message}`);
     }
   };
   for await (const chunk of chunks) {

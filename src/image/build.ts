@@ -252,11 +252,18 @@ export async function buildDockerOciArchive(spec: ImageSpec, opts: BuildOptions)
   return writeOciLayout(blobs, index, extra);
 }
 
-/** An OCI archive (as skopeo's oci-archive: writes): layout only, layers gzip when asked. */
-export async function buildOciArchive(spec: ImageSpec, opts: BuildOptions & { gzip: boolean }): Promise<Uint8Array> {
+/** A layer compressor of the caller's (e.g. the zstd CLI in a test) and the media type its blobs get. */
+export interface LayerCompressor {
+  mediaType: string;
+  encode(tar: Uint8Array): Uint8Array;
+}
+
+/** An OCI archive (as skopeo's oci-archive: writes): layout only, layers gzip when asked, or through `compress`. */
+export async function buildOciArchive(spec: ImageSpec, opts: BuildOptions & { gzip: boolean; compress?: LayerCompressor }): Promise<Uint8Array> {
   const img = await buildImage(spec, opts);
-  const stored = opts.gzip ? img.layers.map((l) => gzipSync(l, { level: 6, mtime: 0 })) : img.layers;
-  const { blobs, manifestBlob } = ociManifest(img, stored, opts.gzip ? MT.layerGzip : MT.layer, opts);
+  const compress = opts.compress ?? (opts.gzip ? { mediaType: MT.layerGzip, encode: (l: Uint8Array) => gzipSync(l, { level: 6, mtime: 0 }) } : undefined);
+  const stored = compress ? img.layers.map((l) => compress.encode(l)) : img.layers;
+  const { blobs, manifestBlob } = ociManifest(img, stored, compress?.mediaType ?? MT.layer, opts);
   const manifests = (img.tags.length ? img.tags : [undefined]).map((tag) => ({
     mediaType: MT.manifest,
     digest: manifestBlob.digest,
