@@ -19,6 +19,12 @@ NAME=registry
 ENV_VAR=DP_REGISTRY
 STATE_DIR="${DP_REGISTRY_DIR:-/tmp/dp-registry}"
 PORT="${DP_REGISTRY_PORT:-5055}"
+# Node's fetch (the tests' readiness checks) refuses the Fetch standard's "bad ports".
+case "$PORT" in
+  5060 | 5061 | 6000 | 6566 | 6665 | 6666 | 6667 | 6668 | 6669 | 6697 | 10080)
+    echo "registry.sh: port $PORT is one Node's fetch refuses to connect to; pick another DP_REGISTRY_PORT" >&2
+    exit 2 ;;
+esac
 SOCK="$STATE_DIR/unused.sock" # service.sh removes it; the registry listens on TCP
 PIDFILE="$STATE_DIR/registry.pid"
 LOG="$STATE_DIR/registry.log"
