@@ -294,15 +294,20 @@ export async function* openLayer(src: ByteSource, archive: ImageArchive, i: numb
   }
 }
 
-/** Inflate gzip (one or more members) pulled from `chunks`, 16 KiB of input at a time. */
-export async function* gunzip(chunks: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
+/** A push decoder (fflate's Gunzip, our ZstdDecoder): fed input, calls back with output. */
+interface PushDecoder {
+  push(chunk: Uint8Array, final: boolean): void;
+}
+
+/** Decode what `decoder` reads from `chunks`, 16 KiB of input at a time; a decoding error is one BAD_IMAGE line naming `kind`. */
+async function* decode(chunks: AsyncIterable<Uint8Array>, what: string, kind: string, make: (ondata: (data: Uint8Array) => void) => PushDecoder): AsyncGenerator<Uint8Array> {
   const out: Uint8Array[] = [];
-  const inflater = new Gunzip((data) => out.push(data));
+  const decoder = make((data) => out.push(data));
   const push = (piece: Uint8Array, final: boolean) => {
     try {
-      inflater.push(piece, final);
+      decoder.push(piece, final);
     } catch (err) {
-      throw badImage(`corrupt gzip layer ${what}: ${(err as Error).message}`);
+      throw badImage(`corrupt ${kind} layer ${what}: ${(err as Error).message}`);
     }
   };
   for await (const chunk of chunks) {
@@ -315,23 +320,8 @@ export async function* gunzip(chunks: AsyncIterable<Uint8Array>, what: string): 
   while (out.length) yield out.shift()!;
 }
 
-/** Decode zstd (one or more frames) pulled from `chunks`, 16 KiB of input at a time. */
-export async function* unzstd(chunks: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
-  const out: Uint8Array[] = [];
-  const decoder = new ZstdDecoder((data) => out.push(data));
-  const push = (piece: Uint8Array, final: boolean) => {
-    try {
-      decoder.push(piece, final);
-    } catch (err) {
-      throw badImage(`corrupt zstd layer ${what}: ${(err as Error).message}`);
-    }
-  };
-  for await (const chunk of chunks) {
-    for (let at = 0; at < chunk.length; at += INFLATE_PIECE) {
-      push(chunk.subarray(at, at + INFLATE_PIECE), false);
-      while (out.length) yield out.shift()!;
-    }
-  }
-  push(new Uint8Array(0), true);
-  while (out.length) yield out.shift()!;
-}
+/** Inflate gzip (one or more members) pulled from `chunks`. */
+export const gunzip = (chunks: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> => decode(chunks, what, 'gzip', (ondata) => new Gunzip(ondata));
+
+/** Decode zstd (one or more frames) pulled from `chunks`. */
+export const unzstd = (chunks: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> => decode(chunks, what, 'zstd', (ondata) => new ZstdDecoder(ondata));
