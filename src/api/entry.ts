@@ -1,15 +1,22 @@
 /**
  * createPatch / applyPatch / inspectPatch with the platform-neutral
- * defaults: sha256 from browserHasher (plain TypeScript), no file paths.
+ * defaults: sha256 from the WASM core (browserHasher, plain TypeScript,
+ * where that instance cannot load), no file paths.
  * Node gets src/api/entry-node.ts instead through the `node` export
  * condition, so this file imports no Node module.
  */
 import type { ApplyResult, PatchSummary } from '../delta/types.js';
+import { loadSha256 } from '../core/index.js';
+import type { HasherFactory } from '../image/hash.js';
 import { browserHasher } from '../image/sha256.js';
 import type { ApplyOptions, CreateOptions, ImageInput, OldImageArgument, PatchInput, PatchSink } from './options.js';
 import { applyWith, createWith, inspectWith, type Platform } from './run.js';
 
-const neutral: Platform = { hasher: browserHasher };
+let coreSha256: Promise<HasherFactory> | undefined;
+const neutral: Platform = {
+  hasher: browserHasher,
+  loadHasher: () => (coreSha256 ??= loadSha256().catch(() => browserHasher)),
+};
 
 /**
  * Create a patch that turns `oldImage` into `newImage` (each a `docker save`

@@ -65,8 +65,9 @@ interface Cancellable {
   signal?: AbortSignal;
   /**
    * Computes sha256. Default: node:crypto when imported in Node (the `node`
-   * export condition, or docker-patcher/node), else browserHasher (plain
-   * TypeScript, about 130 MB/s).
+   * export condition, or docker-patcher/node), else the WASM core's own
+   * sha256 (about 1.5-2x browserHasher, the plain TypeScript one, which
+   * stands in where the core's instance cannot load).
    */
   hasher?: HasherFactory;
 }

@@ -19,6 +19,8 @@ import { imageSource, openSink, patchChunks, type OpenSink } from './shapes.js';
 
 export interface Platform {
   hasher: HasherFactory;
+  /** A faster hasher that takes loading (the core's sha256); `hasher` when absent. */
+  loadHasher?(): Promise<HasherFactory>;
   /** Open a file path (Node); absent where paths mean nothing. */
   openPath?(path: string): Promise<ByteSource>;
 }
@@ -99,9 +101,15 @@ async function guarded<T>(what: string, platform: Platform, sink: OpenSink | und
   }
 }
 
+/** The caller's hasher, else the platform's (loaded once, if it loads). */
+async function defaultHasher(platform: Platform, given: HasherFactory | undefined): Promise<HasherFactory> {
+  return given ?? (platform.loadHasher ? platform.loadHasher() : platform.hasher);
+}
+
 export async function createWith(platform: Platform, oldImage: ImageInput | string, newImage: ImageInput | string, sink: PatchSink, options: CreateOptions = {}): Promise<PatchSummary> {
-  const { signal, hasher = platform.hasher, ...rest } = options;
+  const { signal, hasher: given, ...rest } = options;
   checkSignal(signal, 'create');
+  const hasher = await defaultHasher(platform, given);
   const out = openSink(sink, signal, 'create');
   return guarded('create', platform, out, signal, async (opened) => {
     const old = abortableSource(await opened.image(oldImage), signal, 'create');
@@ -111,8 +119,9 @@ export async function createWith(platform: Platform, oldImage: ImageInput | stri
 }
 
 export async function applyWith(platform: Platform, oldImage: OldImageArgument | string, patch: PatchInput | string, sink: PatchSink, options: ApplyOptions = {}): Promise<ApplyResult> {
-  const { signal, hasher = platform.hasher, ...rest } = options;
+  const { signal, hasher: given, ...rest } = options;
   checkSignal(signal, 'apply');
+  const hasher = await defaultHasher(platform, given);
   const out = openSink(sink, signal, 'apply');
   return guarded('apply', platform, out, signal, async (opened) => {
     const old = typeof oldImage === 'object' && 'open' in oldImage ? oldImage : await opened.image(oldImage);

@@ -105,7 +105,7 @@ describe('sample pair', () => {
     await expect(applyPatch(old, patch, fileSink(dir))).rejects.toMatchObject({ code: 'IO', message: expect.stringMatching(/is a directory$/) });
   });
 
-  it('the hasher can be left out: node:crypto from the Node entries, browserHasher from the neutral one', async () => {
+  it("the hasher can be left out: node:crypto from the Node entries, the core's sha256 from the neutral one", async () => {
     for (const api of [nodeEntry, neutral]) {
       const created = keeper();
       await api.createPatch(old, neu, created.sink, { windowSize: 64 * 1024, workers: 1 });
