@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } f
 import { basename, dirname, join } from 'node:path';
 import { loadavg } from 'node:os';
 import { onPath, measure, table, fmtS, fmtMB, fmtRatio, fmtSpread } from './measure.js';
+import { hdiffPatchTools, HDIFFZ_ARGS } from './hdiffz.js';
 
 const MB = 1024 * 1024;
 
@@ -141,7 +142,8 @@ export async function benchOurs(root, pair, work, runs) {
 }
 
 /** Other tools over the whole archives: [name, needs, diff argv, patch argv]. */
-function otherTools() {
+function otherTools(cacheDir) {
+  const hdiff = hdiffPatchTools(cacheDir);
   return [
     {
       name: 'bsdiff (whole archives)',
@@ -163,6 +165,14 @@ function otherTools() {
       need: ['zstd'],
       diff: (o, n, p) => ['zstd', '-q', '-f', '-19', '--long=31', `--patch-from=${o}`, n, '-o', p],
       patch: (o, p, n) => ['zstd', '-q', '-d', '-f', '--long=31', `--patch-from=${o}`, p, '-o', n],
+    },
+    {
+      name: `hdiffz ${hdiff.version ?? ''} ${HDIFFZ_ARGS.join(' ')} -c-zstd-21-24`.replace(/  +/g, ' '),
+      key: 'hdiffz',
+      need: [],
+      missing: hdiff.missing,
+      diff: (o, n, p) => [hdiff.hdiffz, ...HDIFFZ_ARGS, '-c-zstd-21-24', '-f', o, n, p],
+      patch: (o, p, n) => [hdiff.hpatchz, '-f', o, p, n],
     },
   ];
 }
@@ -201,12 +211,12 @@ async function benchPair(opts, pair, work) {
 
   const ours = await benchOurs(opts.root, pair, work, opts.runs);
   const others = [];
-  for (const tool of otherTools()) {
+  for (const tool of otherTools(opts.cacheDir)) {
     if (tool.key === 'bsdiff' && opts.skipBsdiff) {
       console.log(`(${tool.name}: --skip-bsdiff)`);
       continue;
     }
-    if (opts.skipOthers && tool.key !== 'bsdiff') {
+    if (opts.skipOthers && tool.key !== 'bsdiff' && tool.key !== 'hdiffz') {
       console.log(`(${tool.name}: --skip-others)`);
       continue;
     }
@@ -217,6 +227,10 @@ async function benchPair(opts, pair, work) {
     const missing = tool.need.filter((c) => !onPath(c));
     if (missing.length) {
       console.log(`(${tool.name}: ${missing.join(', ')} not on PATH, skipped)`);
+      continue;
+    }
+    if (tool.missing) {
+      console.log(`(${tool.name}: skipped, ${tool.missing})`);
       continue;
     }
     others.push(await benchOther(tool, pair, work, otherRuns));

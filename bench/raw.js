@@ -5,11 +5,20 @@ import { readFileSync, statSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { onPath, measure, table, fmtS, fmtMB, fmtRatio } from './measure.js';
 import { esbuildBinary, syntheticPair, pseudoRandom, zeros, repeatedBlock } from './inputs.js';
+import { hdiffPatchTools, HDIFFZ_ARGS } from './hdiffz.js';
 
 const MB = 1024 * 1024;
 
-function tools(root) {
+function tools(root, cacheDir) {
   const ours = [process.execPath, join(root, 'bin/docker-patcher.js'), '-q'];
+  const hdiff = cacheDir ? hdiffPatchTools(cacheDir) : { missing: 'not asked for' };
+  const hdiffTool = (compress) => ({
+    name: `hdiffz ${hdiff.version ?? ''} ${HDIFFZ_ARGS.join(' ')} ${compress}`.replace(/  +/g, ' '),
+    key: `hdiffz ${compress}`,
+    missing: hdiff.missing,
+    diff: (o, n, p) => [hdiff.hdiffz, ...HDIFFZ_ARGS, compress, '-f', o, n, p],
+    patch: (o, p, n) => [hdiff.hpatchz, '-f', o, p, n],
+  });
   return [
     { name: 'docker-patcher', diff: (o, n, p) => [...ours, 'diff', o, n, p], patch: (o, p, n) => [...ours, 'patch', o, p, n] },
     { name: 'bsdiff', need: 'bsdiff', diff: (o, n, p) => ['bsdiff', o, n, p], patch: (o, p, n) => ['bspatch', o, n, p] },
@@ -25,17 +34,20 @@ function tools(root) {
       diff: (o, n, p) => ['zstd', '-q', '-f', '-19', '--long=31', `--patch-from=${o}`, n, '-o', p],
       patch: (o, p, n) => ['zstd', '-q', '-d', '-f', '--long=31', `--patch-from=${o}`, p, '-o', n],
     },
+    hdiffTool('-c-zstd-21-24'),
+    hdiffTool('-c-zlib-9'),
   ];
 }
 
 /** Diff + patch one pair with one tool; checks the output is exact. */
 async function benchTool(tool, oldPath, newPath, work, runs) {
-  const patchPath = join(work, `${tool.name.split(' ')[0]}.patch`);
-  const outPath = join(work, `${tool.name.split(' ')[0]}.out`);
+  const file = (tool.key ?? tool.name).replace(/[^A-Za-z0-9]+/g, '-');
+  const patchPath = join(work, `${file}.patch`);
+  const outPath = join(work, `${file}.out`);
   const diff = await measure(tool.diff(oldPath, newPath, patchPath), runs);
   const patch = await measure(tool.patch(oldPath, patchPath, outPath), runs);
   if (!readFileSync(outPath).equals(readFileSync(newPath))) throw new Error(`${tool.name}: output differs from NEW`);
-  return { name: tool.name, diff, patch, bytes: statSync(patchPath).size, newSize: statSync(newPath).size };
+  return { name: tool.name, key: tool.key, diff, patch, bytes: statSync(patchPath).size, newSize: statSync(newPath).size };
 }
 
 async function realPair(opts) {
@@ -43,9 +55,13 @@ async function realPair(opts) {
   const newPath = esbuildBinary(opts.cacheDir, '0.24.2');
   console.log(`\n## Real executables: esbuild 0.24.0 -> 0.24.2 (${fmtMB(statSync(newPath).size / 1024)} MB), median of ${opts.runs}\n`);
   const results = [];
-  for (const tool of tools(opts.root)) {
+  for (const tool of tools(opts.root, opts.cacheDir)) {
     if (tool.need && !onPath(tool.need)) {
       console.log(`(${tool.name}: not on PATH, skipped)`);
+      continue;
+    }
+    if (tool.missing) {
+      console.log(`(${tool.name}: skipped, ${tool.missing})`);
       continue;
     }
     results.push(await benchTool(tool, oldPath, newPath, opts.work, opts.runs));
@@ -149,6 +165,7 @@ export async function runRawSection(opts) {
     for (const w of worst.slice(1)) lines.push([`${w.name} diff time vs random`, '< 10x', fmtRatio(w.diff.seconds / worst[0].diff.seconds)]);
     console.log('\n## Targets (reported, not enforced)\n');
     table(['measure', 'target', 'measured'], lines);
+    return { results, scale, worst };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

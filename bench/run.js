@@ -6,7 +6,9 @@
 //   --skip-scaling, --skip-worst
 //   --images DIR       image pairs (*.tar.zst; default ../shared/images from the repo root)
 //   --skip-images, --skip-synthetic, --skip-raw, --skip-bsdiff (bsdiff over whole archives: ~60 s, ~1.3 GB on nginx)
-//   --skip-others      on image pairs, only ours and bsdiff (no xdelta3, zstd --patch-from)
+//   --skip-others      on image pairs, only ours, bsdiff and hdiffz (no xdelta3, zstd --patch-from)
+//                      (hdiffz: HDiffPatch, built once into bench/.cache by bench/hdiffz.js when gcc,
+//                      make and libzstd-dev are there; an hdiffz on PATH wins)
 //   --skip-oci         the nginx pair as OCI archives made once by skopeo (gzip layers, pgzip)
 //   --compressors      also the compressed-streams table (GNU gzip, zlib, pigz, Node, fflate levels 1-9;
 //                      the pairs' layer blobs) through the exact deflate codec; --only-compressors: just that
@@ -21,6 +23,7 @@ import { runRawSection } from './raw.js';
 import { runImageSection } from './images.js';
 import { runSyntheticSection } from './synthetic.js';
 import { runCompressorSection } from './compressors.js';
+import { printCoreTargets } from './core-targets.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -91,7 +94,8 @@ mkdirSync(opts.cacheDir, { recursive: true });
 const git = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: root, encoding: 'utf8' }).stdout?.trim() || 'no git';
 const built = statSync(join(root, 'dist/cli/main.js')).mtime.toISOString().replace(/\.\d+Z$/, 'Z');
 console.log(`docker-patcher bench, node ${process.version}, ${opts.quick ? 'quick' : 'full'} run; tree ${git}, dist built ${built}\n`);
-if (!opts.skipRaw) await runRawSection(opts);
+const raw = opts.skipRaw ? undefined : await runRawSection(opts);
 const pairs = opts.skipImages ? [] : await runImageSection(opts);
+await printCoreTargets(opts, raw, pairs);
 if (!opts.skipSynthetic) await runSyntheticSection(opts, pairs);
 if (opts.compressors) await runCompressorSection(opts);
