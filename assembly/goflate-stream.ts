@@ -25,9 +25,9 @@
 // silent overrun.
 
 import {
-  BLOCK_TOKENS, FAST_BLOCK, LAZY, MATCH, MIN_LOOKAHEAD, SKIP, STORE_MAX, WSIZE, E_LEVEL, E_NO_MEMORY,
-  addToken, alignOut, at, begin, clearTokens, fastPiece, finish, foundDist, foundLen, huffBlock, insert,
-  matcherSetup, outFailed, outTo, pendingTokens, putBits, putByte, search, storedBlock, tokenBlock, useText,
+  FAST_BLOCK, STORE_MAX, WSIZE, E_LEVEL, E_NO_MEMORY,
+  alignOut, begin, clearTokens, fastPiece, finish, huffBlock, lazyRun, lazySlid,
+  matcherSetup, outFailed, outTo, pendingTokens, putBits, putByte, storedBlock, tokenBlock, useText,
 } from './goflate';
 import { crc32 } from './gzip';
 import { scratchAlloc, scratchReset } from './scratch';
@@ -43,18 +43,6 @@ let winStart: i32 = 0;
 let received: i32 = 0;    // text bytes taken so far (Go's ISIZE is this mod 2^32)
 let crc: u32 = 0;
 let textAt: usize = 0;    // where text position 0 would be: win - winStart (wraps, on purpose)
-
-// Levels 2-9: goflate.ts's deflateLevel locals, kept between calls.
-let blockStart: i32 = 0;
-let index: i32 = 0;
-let head: i32 = -1;
-let prevLen: i32 = 3;
-let prevDist: i32 = 0;
-let curLen: i32 = 3;
-let curDist: i32 = 0;
-let pending = false;
-let lazy: i32 = 0;
-let skip: i32 = 0;
 
 // Levels 1, 0, -2: where the current piece starts.
 let pieceStart: i32 = 0;
@@ -87,21 +75,11 @@ export function goStreamBegin(lvl: i32, hdr: usize, hdrLen: i32, scratch: usize)
   }
   win = scratchAlloc(<usize>WINDOW);
   if (win == 0) return E_NO_MEMORY;
-  lazy = level >= 2 ? load<i32>(at(LAZY, level)) : 0;
-  skip = level >= 2 ? load<i32>(at(SKIP, level)) : 0;
   winStart = 0;
   received = 0;
   crc = 0;
   textAt = win;
   useText(win);
-  blockStart = 0;
-  index = 0;
-  head = -1;
-  prevLen = 3;
-  prevDist = 0;
-  curLen = 3;
-  curDist = 0;
-  pending = false;
   pieceStart = 0;
   return 0;
 }
@@ -131,7 +109,7 @@ export function goStreamWrite(src: usize, n: i32, out: usize, outCap: usize): i3
 export function goStreamEnd(out: usize, outCap: usize): i32 {
   outTo(out, outCap);
   writeHeader();
-  if (level >= 2) runMatcher(true);
+  if (level >= 2) lazyRun(received, true, winStart);
   else if (received > pieceStart) endPiece(pieceStart, received);
   storedBlock(0, 0, true);
   alignOut();
@@ -150,71 +128,14 @@ function takeLevel(src: usize, n: i32): i32 {
   // last 262 bytes, where deflateLevel slides.
   if (received == winStart + 2 * WSIZE) {
     moveWindow(winStart + WSIZE);
-    if (blockStart < winStart) blockStart = -1;
+    lazySlid(winStart);
   }
   const room = winStart + 2 * WSIZE - received;
   const k = n < room ? n : room;
   memory.copy(win + <usize>(received - winStart), src, <usize>k);
   received += k;
-  runMatcher(false);
+  lazyRun(received, false, winStart);
   return k;
-}
-
-/**
- * deflateLevel's inner loop over text[index, received). Until the end of
- * the text (`final`) it stops with 262 bytes of lookahead left: each step
- * then sees exactly what it sees on the whole text (a match of at most 258
- * bytes, hash inserts below received - 3), so where the text is cut does
- * not matter.
- */
-function runMatcher(final: bool): void {
-  const wend = received;
-  const maxInsert = wend - 3;
-  const base = winStart;
-  for (;;) {
-    const lookahead = wend - index;
-    if (lookahead < MIN_LOOKAHEAD) {
-      if (!final) return;
-      if (lookahead == 0) {
-        if (pending) { addToken(<u32>load<u8>(textAt + <usize>(index - 1))); pending = false; }
-        if (pendingTokens() > 0) { tokenBlock(blockStart, index); blockStart = index; clearTokens(); }
-        return;
-      }
-    }
-    if (index < maxInsert) head = insert(index);
-    prevLen = curLen;
-    prevDist = curDist;
-    curLen = 3;
-    curDist = 0;
-    const lowest = index - WSIZE > base ? index - WSIZE : base;
-    if (head >= lowest && (skip != 0 ? lookahead > 3 : lookahead > prevLen && prevLen < lazy)) {
-      if (search(index, head, lookahead, base)) { curLen = foundLen(); curDist = foundDist(); }
-    }
-    if (skip != 0 ? curLen >= 4 : prevLen >= 4 && curLen <= prevLen) {
-      const len = skip != 0 ? curLen : prevLen;
-      const dist = skip != 0 ? curDist : prevDist;
-      addToken(MATCH | (<u32>(len - 3) << 15) | <u32>(dist - 1));
-      if (skip == 0 || curLen <= skip) {
-        const stop = skip != 0 ? index + curLen : index + prevLen - 1;
-        for (index++; index < stop; index++) {
-          if (index < maxInsert) insert(index);
-        }
-        if (skip == 0) { pending = false; curLen = 3; }
-      } else {
-        index += curLen;
-      }
-      if (pendingTokens() == BLOCK_TOKENS) { tokenBlock(blockStart, index); blockStart = index; clearTokens(); }
-    } else {
-      if (skip != 0 || pending) {
-        const i = skip != 0 ? index : index - 1;
-        addToken(<u32>load<u8>(textAt + <usize>i));
-        if (pendingTokens() == BLOCK_TOKENS) { tokenBlock(blockStart, i + 1); blockStart = i + 1; clearTokens(); }
-      }
-      index++;
-      if (skip == 0) pending = true;
-    }
-    if (outFailed() != 0) return;
-  }
 }
 
 // ---- levels 1, 0, -2: pieces of 65,535 bytes ----

@@ -572,75 +572,124 @@ export function search(pos: i32, cand: i32, lookahead: i32, base: i32): bool {
 }
 
 function deflateLevel(level: i32): void {
+  lazyParams(level);
+  memory.fill(heads, 0, <usize>4 << HASH_BITS);
+  memory.fill(links, 0, <usize>4 * WSIZE);
+  tokenCount = 0;
+  lazyReset();
+  for (let base = 0; ; base += WSIZE) { // base: text position of Go's window[0]
+    const wend = textLen - base <= 2 * WSIZE ? textLen : base + 2 * WSIZE;
+    const final = wend == textLen;
+    lazyRun(wend, final, base);
+    if (final || failed != 0) return;
+    lazySlid(base + WSIZE);
+  }
+}
+
+function lazyParams(level: i32): void {
   lazy = load<i32>(at(LAZY, level));
   nice = load<i32>(at(NICE, level));
   chain = load<i32>(at(CHAIN, level));
   skip = load<i32>(at(SKIP, level));
-  memory.fill(heads, 0, <usize>4 << HASH_BITS);
-  memory.fill(links, 0, <usize>4 * WSIZE);
-  tokenCount = 0;
-  let base = 0;          // text position of Go's window[0]
-  let blockStart = 0;    // where the current block's bytes start; -1 once they left the window
-  let index = 0;
-  let head = -1;         // newest earlier position with the current hash
-  let prevLen = 3;
-  let prevDist = 0;
-  let curLen = 3;
-  let curDist = 0;
-  let pending = false;   // (lazy) text[index - 1] is not yet emitted
+}
+
+// The lazy matcher's state between lazyRun calls: deflateLevel runs it over
+// Go's window one slide at a time, goflate-stream.ts as its text arrives.
+let runBlockStart: i32 = 0; // where the current block's bytes start; -1 once they left the window
+let runIndex: i32 = 0;
+let runHead: i32 = -1;      // newest earlier position with the current hash
+let runPrevLen: i32 = 3;
+let runPrevDist: i32 = 0;
+let runCurLen: i32 = 3;
+let runCurDist: i32 = 0;
+let runPending = false;     // (lazy) text[index - 1] is not yet emitted
+
+export function lazyReset(): void {
+  runBlockStart = 0;
+  runIndex = 0;
+  runHead = -1;
+  runPrevLen = 3;
+  runPrevDist = 0;
+  runCurLen = 3;
+  runCurDist = 0;
+  runPending = false;
+}
+
+/** Go slid its window to start at `base`: a block that started before it can no longer be stored. */
+export function lazySlid(base: i32): void {
+  if (runBlockStart < base) runBlockStart = -1;
+}
+
+/**
+ * Go's deflate loop over text[index, wend), Go's window starting at `base`.
+ * Until the end of the text (`final`) it stops with 262 bytes of lookahead
+ * left, as Go does before it slides or reads more: each step then sees
+ * exactly what it sees on the whole text, so where the text is cut does
+ * not matter. With `final` it ends the last block.
+ */
+export function lazyRun(wend: i32, final: bool, base: i32): void {
+  const maxInsert = wend - 3;
+  // The state in locals while the loop runs.
+  let blockStart = runBlockStart;
+  let index = runIndex;
+  let head = runHead;
+  let prevLen = runPrevLen;
+  let prevDist = runPrevDist;
+  let curLen = runCurLen;
+  let curDist = runCurDist;
+  let pending = runPending;
   for (;;) {
-    const wend = textLen - base <= 2 * WSIZE ? textLen : base + 2 * WSIZE;
-    const final = wend == textLen;
-    const maxInsert = wend - 3;
-    for (;;) {
-      const lookahead = wend - index;
-      if (lookahead < MIN_LOOKAHEAD) {
-        if (!final) break;
-        if (lookahead == 0) {
-          if (pending) { addToken(<u32>load<u8>(text + <usize>(index - 1))); pending = false; }
-          if (tokenCount > 0) { tokenBlock(blockStart, index); blockStart = index; tokenCount = 0; }
-          return;
-        }
+    const lookahead = wend - index;
+    if (lookahead < MIN_LOOKAHEAD) {
+      if (!final) break;
+      if (lookahead == 0) {
+        if (pending) { addToken(<u32>load<u8>(text + <usize>(index - 1))); pending = false; }
+        if (tokenCount > 0) { tokenBlock(blockStart, index); blockStart = index; tokenCount = 0; }
+        break;
       }
-      if (index < maxInsert) head = insert(index);
-      prevLen = curLen;
-      prevDist = curDist;
-      curLen = 3;
-      curDist = 0;
-      const lowest = index - WSIZE > base ? index - WSIZE : base;
-      if (head >= lowest && (skip != 0 ? lookahead > 3 : lookahead > prevLen && prevLen < lazy)) {
-        if (search(index, head, lookahead, base)) { curLen = matchLen; curDist = matchDist; }
-      }
-      if (skip != 0 ? curLen >= 4 : prevLen >= 4 && curLen <= prevLen) {
-        const len = skip != 0 ? curLen : prevLen;
-        const dist = skip != 0 ? curDist : prevDist;
-        addToken(MATCH | (<u32>(len - 3) << 15) | <u32>(dist - 1));
-        if (skip == 0 || curLen <= skip) {
-          const stop = skip != 0 ? index + curLen : index + prevLen - 1;
-          for (index++; index < stop; index++) {
-            if (index < maxInsert) insert(index);
-          }
-          if (skip == 0) { pending = false; curLen = 3; }
-        } else {
-          index += curLen;
-        }
-        if (tokenCount == BLOCK_TOKENS) { tokenBlock(blockStart, index); blockStart = index; tokenCount = 0; }
-      } else {
-        if (skip != 0 || pending) {
-          const i = skip != 0 ? index : index - 1;
-          addToken(<u32>load<u8>(text + <usize>i));
-          if (tokenCount == BLOCK_TOKENS) { tokenBlock(blockStart, i + 1); blockStart = i + 1; tokenCount = 0; }
-        }
-        index++;
-        if (skip == 0) pending = true;
-      }
-      if (failed != 0) return;
     }
-    // Go slides its window by 32 KiB; a block that started before the new
-    // window's start can no longer be stored.
-    base += WSIZE;
-    if (blockStart < base) blockStart = -1;
+    if (index < maxInsert) head = insert(index);
+    prevLen = curLen;
+    prevDist = curDist;
+    curLen = 3;
+    curDist = 0;
+    const lowest = index - WSIZE > base ? index - WSIZE : base;
+    if (head >= lowest && (skip != 0 ? lookahead > 3 : lookahead > prevLen && prevLen < lazy)) {
+      if (search(index, head, lookahead, base)) { curLen = matchLen; curDist = matchDist; }
+    }
+    if (skip != 0 ? curLen >= 4 : prevLen >= 4 && curLen <= prevLen) {
+      const len = skip != 0 ? curLen : prevLen;
+      const dist = skip != 0 ? curDist : prevDist;
+      addToken(MATCH | (<u32>(len - 3) << 15) | <u32>(dist - 1));
+      if (skip == 0 || curLen <= skip) {
+        const stop = skip != 0 ? index + curLen : index + prevLen - 1;
+        for (index++; index < stop; index++) {
+          if (index < maxInsert) insert(index);
+        }
+        if (skip == 0) { pending = false; curLen = 3; }
+      } else {
+        index += curLen;
+      }
+      if (tokenCount == BLOCK_TOKENS) { tokenBlock(blockStart, index); blockStart = index; tokenCount = 0; }
+    } else {
+      if (skip != 0 || pending) {
+        const i = skip != 0 ? index : index - 1;
+        addToken(<u32>load<u8>(text + <usize>i));
+        if (tokenCount == BLOCK_TOKENS) { tokenBlock(blockStart, i + 1); blockStart = i + 1; tokenCount = 0; }
+      }
+      index++;
+      if (skip == 0) pending = true;
+    }
+    if (failed != 0) break;
   }
+  runBlockStart = blockStart;
+  runIndex = index;
+  runHead = head;
+  runPrevLen = prevLen;
+  runPrevDist = prevDist;
+  runCurLen = curLen;
+  runCurDist = curDist;
+  runPending = pending;
 }
 
 // ---- level 1 (Go's "deflateFast": a snappy-like single-probe matcher) ----
@@ -867,11 +916,9 @@ export function matcherSetup(level: i32, scratch: usize): i32 {
     }
     return 0;
   }
-  lazy = load<i32>(at(LAZY, level));
-  nice = load<i32>(at(NICE, level));
-  chain = load<i32>(at(CHAIN, level));
-  skip = load<i32>(at(SKIP, level));
+  lazyParams(level);
   memory.fill(heads, 0, <usize>4 << HASH_BITS);
   memory.fill(links, 0, <usize>4 * WSIZE);
+  lazyReset();
   return 0;
 }
