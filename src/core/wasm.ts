@@ -95,12 +95,6 @@ export interface DiffCore {
   /** A gzip member as Go's compress/gzip writes it (header bytes from params, or Go's default header). */
   goGzipExact(text: Uint8Array, params: GoFlateParams): Uint8Array;
   /**
-   * goGzipExact with the text written straight into the core's memory (no
-   * copy of it in JS): fill `text`, then run() returns the member, a view
-   * valid until the core's next call.
-   */
-  prepareGoGzip(textSize: number, params: GoFlateParams): PreparedGoGzip;
-  /**
    * goDeflateExact fed its text in pieces: the same bytes, bit for bit,
    * holding only what Go's encoder holds (its 64 KiB window, hash chains,
    * the pending block), about 1.3 MiB of core memory whatever the text
@@ -152,11 +146,6 @@ export interface GoDeflateStream {
   write(text: Uint8Array): Generator<Uint8Array>;
   /** The end of the text: the rest of the stream (never empty: at least Close's final block), a view valid until the core's next call. */
   end(): Uint8Array;
-}
-
-export interface PreparedGoGzip {
-  text: Uint8Array;
-  run(): Uint8Array;
 }
 
 export interface DiffOptions {
@@ -656,27 +645,6 @@ class WasmCore implements DiffCore {
    * Go's deflate (gzip when `header` is given) of `text`. With `expect`,
    * compares instead: true when the output is exactly `expect`, else false.
    */
-  prepareGoGzip(textSize: number, params: GoFlateParams): PreparedGoGzip {
-    checkGoInput(params.level, textSize);
-    const { level } = params;
-    const hdr = params.header ?? goDefaultHeader(level);
-    const cap = hdr.length + textSize + (textSize >> 3) + 1024;
-    const textPtr = this.#base;
-    const hdrPtr = align16(textPtr + textSize);
-    const outPtr = align16(hdrPtr + hdr.length);
-    const scratch = align16(outPtr + cap);
-    this.#reserve(scratch + GO_SCRATCH);
-    this.#bytes(hdrPtr, hdr.length).set(hdr);
-    return {
-      text: this.#bytes(textPtr, textSize),
-      run: () => {
-        const r = this.#ex.goGzip(textPtr, textSize, level, hdrPtr, hdr.length, outPtr, cap, 0, scratch);
-        if (r < 0) throw new PatcherError(ErrorCode.Core, `Go deflate model failed (error ${r})`);
-        return this.#bytes(outPtr, r);
-      },
-    };
-  }
-
   #goEncode(text: Uint8Array, params: GoFlateParams, header: Uint8Array | null, expect: Uint8Array | null): Uint8Array | boolean {
     const { level } = params;
     checkGoInput(level, text.length);
