@@ -47,6 +47,14 @@ export function checkRange(size: number, offset: number, length: number, what: s
   }
 }
 
+/** Where a stream() of `length` bytes (the rest when undefined) from `offset` ends; throws on a bad range or chunk size. */
+function streamEnd(size: number, offset: number, length: number | undefined, chunkSize: number): number {
+  const end = length === undefined ? size : offset + length;
+  checkRange(size, offset, end - offset, 'source');
+  if (!(chunkSize > 0)) throw new PatcherError(ErrorCode.Usage, `invalid chunk size ${chunkSize}`);
+  return end;
+}
+
 /**
  * Build stream() from read(): a generator that pulls one chunk per step.
  * Used by every source; `read` must return exactly the bytes requested.
@@ -57,9 +65,7 @@ export async function* streamByReads(
   length?: number,
   chunkSize = DEFAULT_CHUNK_SIZE,
 ): AsyncGenerator<Uint8Array> {
-  const end = length === undefined ? source.size : offset + length;
-  checkRange(source.size, offset, end - offset, 'source');
-  if (!(chunkSize > 0)) throw new PatcherError(ErrorCode.Usage, `invalid chunk size ${chunkSize}`);
+  const end = streamEnd(source.size, offset, length, chunkSize);
   for (let pos = offset; pos < end; ) {
     const n = Math.min(chunkSize, end - pos);
     yield await source.read(pos, n);
@@ -82,9 +88,7 @@ export async function* streamAhead(
   length?: number,
   chunkSize = DEFAULT_CHUNK_SIZE,
 ): AsyncGenerator<Uint8Array> {
-  const end = length === undefined ? source.size : offset + length;
-  checkRange(source.size, offset, end - offset, 'source');
-  if (!(chunkSize > 0)) throw new PatcherError(ErrorCode.Usage, `invalid chunk size ${chunkSize}`);
+  const end = streamEnd(source.size, offset, length, chunkSize);
   const readSize = Math.max(chunkSize, AHEAD_READ);
   const readAt = (pos: number) => {
     const pending = source.read(pos, Math.min(readSize, end - pos));
