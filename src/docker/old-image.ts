@@ -13,10 +13,10 @@
  * both layouts `docker save` writes (legacy `<id>/layer.tar`, OCI
  * `blobs/sha256/<hex>`), since both hold the layers uncompressed.
  *
- * Compressed layers (the containerd store saves a pulled image's gzip
- * blobs as they are) are found when the patch wants them as stored (its
- * old archive held the same blobs); a patch that wants one uncompressed
- * finds it missing (WRONG_IMAGE).
+ * Compressed layers (the containerd store saves a pulled image's gzip or
+ * zstd blobs as they are) are found when the patch wants them as stored
+ * (its old archive held the same blobs); a patch that wants one
+ * uncompressed finds it inside such a blob, inflated while spooled.
  *
  * Disk: the needed layers (plus, transiently, one same-size candidate).
  * Memory: one chunk of the save stream.
@@ -33,6 +33,7 @@ import type { HasherFactory } from '../image/hash.js';
 import type { ByteSource } from '../image/source.js';
 import { fileSource } from '../image/source.node.js';
 import { readTar } from '../image/tar.js';
+import { ZstdDecoder } from '../image/zstd.js';
 import type { DockerClient } from './client.js';
 import { configDigestOf, usesContainerdStore } from './identity.js';
 import { fsError, writeAll } from './save.js';
@@ -59,7 +60,7 @@ export function daemonOldImage(client: DockerClient, ref: string, opts: DaemonOl
       // A compressed old blob is wanted as stored (the containerd store saves blobs as it holds them).
       const wanted = new Map<string, number>();
       for (const blob of needed) if (layers.has(blob.diffId)) wanted.set(blob.stored ?? blob.diffId, blob.size);
-      // Uncompressed tars the patch reads may sit in the save as gzip blobs (the containerd store keeps pulled and built layers so).
+      // Uncompressed tars the patch reads may sit in the save as gzip or zstd blobs (the containerd store keeps pulled and built layers so).
       const plain = new Set(needed.filter((b) => !b.stored && layers.has(b.diffId)).map((b) => b.diffId));
       const spool = wanted.size > 0 ? await spoolLayers(client, daemonId, wanted, plain, opts) : { dir: undefined, files: new Map() };
       return spooledImage(identity, spool.dir, spool.files);
@@ -108,7 +109,7 @@ function spooledImage(identity: { imageId: string; manifestDigest?: string }, di
  * One pass over `docker save imageId`: spool the entries that hash to a
  * wanted digest (the diff_id, or the stored digest of a compressed blob ->
  * size); a wanted uncompressed tar (`plain`, by diff_id) is also found
- * inside a gzip blob, and spooled inflated. Returns the temp dir and
+ * inside a gzip or zstd blob, and spooled inflated. Returns the temp dir and
  * digest -> path.
  */
 async function spoolLayers(
@@ -133,7 +134,7 @@ async function spoolLayers(
     for await (const entry of readTar(client.saveImage(imageId))) {
       if (entry.type !== 'file') continue;
       const asStored = candidates.has(entry.size);
-      if (!asStored && !(entry.size >= GZIP_MIN && plainMissing())) continue; // the reader skips the data
+      if (!asStored && !(entry.size >= COMPRESSED_MIN && plainMissing())) continue; // the reader skips the data
       const path = join(dir, `candidate-${n++}.tar`);
       const spooled = asStored
         ? { digest: await spoolEntry(entry.data, path, opts.hasher), size: entry.size }
@@ -157,18 +158,26 @@ async function spoolLayers(
   return { dir, files };
 }
 
-/** The smallest gzip member: a 10-byte header, an empty deflate block, the 8-byte trailer. */
-const GZIP_MIN = 20;
+/** Smaller entries are not looked into: a tar is at least 1 KiB, and no compressed one comes under 20 bytes. */
+const COMPRESSED_MIN = 20;
 /** Compressed bytes inflated per step: deflate expands at most ~1032x, so a step makes at most ~16 MiB. */
 const INFLATE_STEP = 16 * 1024;
 
-/** Data that turned out not to be the gzip stream looked for (not gzip, corrupt, or inflating past the limit). */
+/** Data that turned out not to be the stream looked for (not gzip or zstd, corrupt, or inflating past the limit). */
 class NotWanted extends Error {}
 
+/** A push decoder for data starting with `head`'s magic (gzip or zstd), else undefined. */
+function decoderFor(head: Uint8Array): ((ondata: (data: Uint8Array) => void) => { push(chunk: Uint8Array, final: boolean): void }) | undefined {
+  if (head[0] === 0x1f && head[1] === 0x8b) return (ondata) => new Gunzip(ondata);
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return (ondata) => new ZstdDecoder(ondata);
+  return undefined;
+}
+
 /**
- * If `data` is gzip, write it inflated to `path` while hashing that; null
- * for data that is not gzip, does not inflate or inflates past `limit`
- * bytes. The rest of `data` is read either way (the tar reader needs it).
+ * If `data` is gzip or zstd, write it inflated to `path` while hashing
+ * that; null for data that is neither, does not inflate or inflates past
+ * `limit` bytes. The rest of `data` is read either way (the tar reader
+ * needs it).
  */
 async function spoolInflated(data: AsyncIterable<Uint8Array>, path: string, newHasher: HasherFactory, limit: number): Promise<{ digest: string; size: number } | null> {
   const chunks = data[Symbol.asyncIterator]();
@@ -178,18 +187,20 @@ async function spoolInflated(data: AsyncIterable<Uint8Array>, path: string, newH
   };
   const head = await chunks.next();
   if (head.done) return null;
-  if (head.value[0] !== 0x1f || head.value[1] !== 0x8b) return drain();
+  const found = decoderFor(head.value);
+  if (!found) return drain();
+  const makeDecoder = found;
   let size = 0;
   async function* inflated(): AsyncGenerator<Uint8Array> {
     let out: Uint8Array[] = [];
-    const gunzip = new Gunzip((piece) => {
+    const decoder = makeDecoder((piece) => {
       size += piece.length;
       if (size > limit) throw new NotWanted();
       out.push(piece.slice());
     });
     const push = (bytes: Uint8Array, final: boolean): void => {
       try {
-        gunzip.push(bytes, final);
+        decoder.push(bytes, final);
       } catch {
         throw new NotWanted();
       }
