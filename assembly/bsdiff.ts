@@ -11,18 +11,48 @@
 // triples and returns how many; the run is over when diffDone() is true. At
 // most one diff runs per instance (workers each own an instance).
 
-// A match that fails to beat the current alignment by 8 bytes is searched
-// again one byte later. Inside long runs (zeros, repeated blocks) that makes
+// A match that does not pay for a new triple (cutPays) is searched again
+// one byte later. Inside long runs (zeros, repeated blocks) that makes
 // the classic loop quadratic: past this length we skip ahead instead.
 @inline const SKIP_AFTER: i32 = 256;
 
-// How many more matching bytes a new match must have than the current
-// alignment gives before a triple is cut for it (bsdiff uses 8). Lower cuts
-// more triples and leaves fewer nonzero diff bytes. Measured, deflated
-// patch bytes for 4 / 6 / 8 / 12: esbuild 0.24.0 -> 0.24.2 (Go binary)
-// 283,512 / 283,766 / 296,132 / 297,656; nginx pair's changed files (C)
-// 662,344 / 642,226 / 639,406 / 638,610. 6 is the best compromise.
-@inline const MATCH_GAIN: i32 = 6;
+// When to cut a triple: a cost model in eighths of a deflated patch byte
+// (cutPays). A new triple costs TRIPLE_COST plus SEEK_BYTE_COST per byte of
+// its seek's varint; staying on the current alignment over the new match's
+// span costs BYTE_COST per mismatching byte plus RUN_COST per run of them
+// (each run breaks the diff's zero run: a length pair in the diff section).
+// A match must first beat the current alignment by MIN_GAIN bytes.
+// Classic bsdiff (a fixed gain of 6 here, 8 in Percival's) weighs bytes
+// only. Measured, deflated sections of esbuild 0.24.0 -> 0.24.2 and the
+// nginx pair's patch: fixed gain 6: 253,413 / 372,695; this model with
+// TRIPLE/RUN 24/8: 248,467 / 393,771 (many short triples in the nginx
+// pair's text and structure diffs); 32/4: 247,223 / 371,232; 40/4:
+// 259,467 / 371,600; 48/4: 258,923 / 372,028; MIN_GAIN 2 -> 4: 247,380 /
+// 370,085. RUN_COST 16 (with 24): 264,191 on esbuild. Once a cut looks
+// worth it, the stay cost is counted again over the match's span with a
+// repeated diff byte (the same shift as the mismatch before) at
+// REPEAT_COST (stayCostExact): 1 / 3 / 6 gave 246,876 / 247,160 / 247,314
+// and 370,051 / 369,345 / 369,882; with 3, RUN_COST 0 / 2 / 8 gave
+// 247,970 / 247,283 / 248,015 and 370,698 / 371,474 / 380,111 (the nginx
+// figures move by ~1 KB for small changes either way: read them as noise
+// below that).
+@inline const MIN_GAIN: i32 = 4;
+@inline const TRIPLE_COST: i32 = 32;
+@inline const SEEK_BYTE_COST: i32 = 8;
+@inline const BYTE_COST: i32 = 8;
+@inline const RUN_COST: i32 = 4;
+@inline const REPEAT_COST: i32 = 3;
+
+// Candidates (pickCandidate): up to CANDIDATES SA neighbours each side of
+// the match search() found, those sharing all its bytes, scored on the
+// bytes within LOOK around the match; matches past PICK_MAX_LEN are taken
+// as found (long ones are rarely ambiguous, and comparing them is slow).
+// Choosing among them is most of the gain: without it the cost model
+// alone gives 253,584 on esbuild; 32 candidates or LOOK 64/128 change
+// less than 0.3%.
+@inline const CANDIDATES: i32 = 8;
+@inline const LOOK: i32 = 32;
+@inline const PICK_MAX_LEN: i32 = 256;
 
 let old: usize = 0;
 let oldSize: i32 = 0;
@@ -39,6 +69,10 @@ let pos: i32 = 0;
 let lastScan: i32 = 0;
 let lastPos: i32 = 0;
 let lastOffset: i32 = 0;
+let oldScore: i32 = 0;
+let runs: i32 = 0;
+// The SA index of the match search() found (pickCandidate starts there).
+let foundAt: i32 = 0;
 let diffLen: i32 = 0;
 let extraLen: i32 = 0;
 
@@ -100,9 +134,11 @@ function search(at: i32): i32 {
     }
   }
   if (loLen > hiLen) {
+    foundAt = lo;
     pos = saAt(lo);
     return loLen;
   }
+  foundAt = hi;
   pos = saAt(hi);
   return hiLen;
 }
@@ -167,26 +203,138 @@ export function diffRun(ctrl: usize, cap: i32): i32 {
 /**
  * Advance `scan` to the next place worth a new triple: a match that either
  * equals what the current alignment already gives (then it is skipped over)
- * or beats it by more than MATCH_GAIN bytes. Returns true when a triple should be cut.
+ * or whose mismatches under the current alignment cost more, once
+ * compressed, than a new triple (see cutPays). Returns true when a triple
+ * should be cut.
+ *
+ * The window [scan, scsc) holds the bytes already compared under the
+ * current alignment: `oldScore` of them agree and `runs` runs of them
+ * disagree (each run breaks the zero run of the diff bytes: a run length
+ * pair in the diff section on top of its literal bytes).
  */
 function findNext(): bool {
-  let oldScore = 0;
+  oldScore = 0;
+  runs = 0;
   let scsc = scan;
   for (; scan < newSize; scan++) {
     len = search(scan);
-    for (; scsc < scan + len; scsc++) if (sameAt(scsc, scsc + lastOffset)) oldScore++;
-    if ((len == oldScore && len != 0) || len > oldScore + MATCH_GAIN) break;
-    if (sameAt(scan, scan + lastOffset)) oldScore--;
+    for (; scsc < scan + len; scsc++) {
+      if (sameAt(scsc, scsc + lastOffset)) oldScore++;
+      else if (scsc == scan || sameAt(scsc - 1, scsc - 1 + lastOffset)) runs++;
+    }
+    if (len == oldScore && len != 0) break;
+    if (len > oldScore + MIN_GAIN && cutPays()) break;
+    dropFront(scsc);
     if (len > SKIP_AFTER) {
       const stop = scan + len - SKIP_AFTER;
       while (scan + 1 < stop) {
         scan++;
-        if (sameAt(scan, scan + lastOffset)) oldScore--;
+        dropFront(scsc);
       }
+    }
+    if (scsc <= scan) {
+      scsc = scan + 1;
+      oldScore = 0;
+      runs = 0;
     }
   }
   if (scan >= newSize) len = 0;
   return len != oldScore;
+}
+
+/** Take `scan` out of the window [scan, scsc) before it moves on by one. */
+@inline function dropFront(scsc: i32): void {
+  if (scan >= scsc) return;
+  if (sameAt(scan, scan + lastOffset)) {
+    oldScore--;
+  } else {
+    runs--;
+    // The next byte becomes the window's first: a mismatch there now starts a run.
+    if (scan + 1 < scsc && !sameAt(scan + 1, scan + 1 + lastOffset)) runs++;
+  }
+}
+
+/** Bytes of a LEB128 varint holding `v` (unsigned). */
+@inline function varintBytes(v: u32): i32 {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
+}
+
+/**
+ * Whether the match at (scan, len) pays for a new triple (costs at the top
+ * of the file): its cost, with the seek of the best equal-length candidate
+ * (pickCandidate, which may move `pos`), against the cost of the current
+ * alignment's mismatches over the window.
+ */
+function cutPays(): bool {
+  const stayCost = BYTE_COST * (len - oldScore) + RUN_COST * runs;
+  if (stayCost <= TRIPLE_COST + SEEK_BYTE_COST) return false;
+  pickCandidate();
+  const seek = (pos - scan) - lastOffset;
+  return stayCostExact(scan + len) > TRIPLE_COST + SEEK_BYTE_COST * varintBytes(<u32>((seek << 1) ^ (seek >> 31)));
+}
+
+/**
+ * The current alignment's cost over new[scan..end): a mismatch whose diff
+ * byte repeats the last one (a pointer shifted by the same amount) costs
+ * REPEAT_COST instead of BYTE_COST.
+ */
+function stayCostExact(end: i32): i32 {
+  let cost = 0;
+  let was = true;
+  let last: u8 = 0;
+  for (let i = scan; i < end; i++) {
+    const o = i + lastOffset;
+    const d: u8 = o < oldSize ? load<u8>(nu + <usize>i) - load<u8>(old + <usize>o) : 1;
+    if (d != 0) {
+      cost += (d == last ? REPEAT_COST : BYTE_COST) + (was ? RUN_COST : 0);
+      last = d;
+    }
+    was = d == 0;
+  }
+  return cost;
+}
+
+/** Score of aligning new[scan..) with old[p..): agreeing bytes around and in the match, less the seek. */
+function candidateScore(p: i32, end: i32): i32 {
+  let score = 0;
+  const from = max(max(scan - LOOK, lastScan), scan - p);
+  const to = min(min(end + LOOK, newSize), oldSize - p + scan);
+  const shift = p - scan;
+  for (let i = from; i < to; i++) if (load<u8>(old + <usize>(i + shift)) == load<u8>(nu + <usize>i)) score += 8;
+  const seek = shift - lastOffset;
+  return score - SEEK_BYTE_COST * varintBytes(<u32>((seek << 1) ^ (seek >> 31)));
+}
+
+/**
+ * Among the old suffixes that share all `len` bytes with new[scan..) (SA
+ * neighbours of the one search() found), take the one that agrees best
+ * around the match, less its seek: the true alignment of moved code or data
+ * goes on agreeing past a mismatch, so it leaves fewer and more repetitive
+ * nonzero diff bytes, and a small seek keeps the control column small.
+ * Sets `pos`.
+ */
+function pickCandidate(): void {
+  if (len > PICK_MAX_LEN || len == 0) return;
+  const p = nu + <usize>scan;
+  const pn = newSize - scan;
+  const end = scan + len;
+  let best = pos;
+  let bestScore = candidateScore(pos, end);
+  for (let dir = -1; dir <= 1; dir += 2) {
+    for (let k = 1; k <= CANDIDATES; k++) {
+      const i = foundAt + dir * k;
+      if (i < 0 || i >= oldSize) break;
+      const c = saAt(i);
+      const l = matchLen(old + <usize>c, oldSize - c, p, pn);
+      if (l < len) break;
+      const score = candidateScore(c, end);
+      if (score > bestScore) {
+        bestScore = score;
+        best = c;
+      }
+    }
+  }
+  pos = best;
 }
 
 /** Cut the triple that ends where the match at (scan, pos) begins. */
