@@ -130,6 +130,8 @@ function bucketBounds<T>(t: usize, n: i32, counts: usize, bkt: usize, k: i32, en
 // reads every entry itself: a block's own free slots can be filled while it
 // runs. The loaded values are summed into `touched` so no optimizer drops them.
 const PF: i32 = 256;
+// Below this many entries a level's arrays sit in cache and touching only costs.
+const TOUCH_MIN: i32 = 1 << 18;
 let touched: i32 = 0;
 
 @inline function touchBlock<T>(t: usize, sa: usize, bkt: usize, lo: i32, hi: i32): void {
@@ -149,9 +151,10 @@ function induceL<T>(t: usize, sa: usize, n: i32, counts: usize, bkt: usize, k: i
   let c1 = chr<T>(t, n - 1);
   let b = get(bkt, c1);
   put(sa, b++, n > 1 && chr<T>(t, n - 2) < c1 ? ~(n - 1) : n - 1);
-  for (let i0 = 0; i0 < n; i0 += PF) {
-    const i1 = min(i0 + PF, n);
-    touchBlock<T>(t, sa, bkt, i0, i1);
+  const step = n >= TOUCH_MIN ? PF : n;
+  for (let i0 = 0; i0 < n; i0 += step) {
+    const i1 = min(i0 + step, n);
+    if (step < n) touchBlock<T>(t, sa, bkt, i0, i1);
     for (let i = i0; i < i1; i++) {
       let j = get(sa, i);
       put(sa, i, ~j);
@@ -175,9 +178,10 @@ function induceS<T>(t: usize, sa: usize, n: i32, counts: usize, bkt: usize, k: i
   bucketBounds<T>(t, n, counts, bkt, k, true);
   let c1 = 0;
   let b = get(bkt, 0);
-  for (let i1 = n; i1 > 0; i1 -= PF) {
-    const i0 = max(i1 - PF, 0);
-    touchBlock<T>(t, sa, bkt, i0, i1);
+  const step = n >= TOUCH_MIN ? PF : n;
+  for (let i1 = n; i1 > 0; i1 -= step) {
+    const i0 = max(i1 - step, 0);
+    if (step < n) touchBlock<T>(t, sa, bkt, i0, i1);
     for (let i = i1 - 1; i >= i0; i--) {
       let j = get(sa, i);
       if (j > 0) {
@@ -244,7 +248,7 @@ function nameLMS<T>(t: usize, sa: usize, n: i32, types: usize, m: i32): i32 {
   let prev = -1;
   let prevLen = 0;
   for (let i = 0; i < m; i++) {
-    if ((i & (PF - 1)) == 0) {
+    if ((i & (PF - 1)) == 0 && n >= TOUCH_MIN) {
       // Touch this block's length slots and chars (see touchBlock).
       let acc = 0;
       const end = min(i + PF, m);
@@ -446,6 +450,14 @@ export function sais<T>(t: usize, sa: usize, n: i32, k: i32, ws: usize, wsBytes:
       let prevG = -1;
       let rank = 0;
       for (let r = 0; r < mk; r++) {
+        if ((r & (PF - 1)) == 0 && n >= TOUCH_MIN) {
+          // Touch where the next block's entries came from, then their names.
+          const end = min(r + PF, mk);
+          let acc = 0;
+          for (let q = r; q < end; q++) acc += get(reduced, get(sa, q));
+          for (let q = r; q < end; q++) acc += get(names, get(reduced, get(sa, q)));
+          touched += acc;
+        }
         const i = get(reduced, get(sa, r));
         const v = get(names, i);
         if (v <= 0) continue; // a run's end: unique, ranked already
