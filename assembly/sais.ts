@@ -228,7 +228,9 @@ function sameChars<T>(t: usize, a: i32, b: i32, len: i32): bool {
  * one reaches the sentinel and equals no other (length 0 says so).
  */
 function nameLMS<T>(t: usize, sa: usize, n: i32, types: usize, m: i32): i32 {
-  memory.fill(sa + (<usize>m << 2), 0, <usize>(n - m) << 2);
+  // Slots m + (p >> 1) for p < n: the rest of sa[m..n) is neither cleared nor read.
+  const top = min(n - 1, m + (n >> 1));
+  memory.fill(sa + (<usize>m << 2), 0, <usize>(top + 1 - m) << 2);
   const words = (n + 31) >>> 5;
   let carry: u32 = 1;
   let last = -1;
@@ -275,7 +277,7 @@ function nameLMS<T>(t: usize, sa: usize, n: i32, types: usize, m: i32): i32 {
   if (size == 1) put(sa, m + (prev >> 1), -(g + 1));
   // Gather the names, in text order, at the end of SA.
   let j = n - 1;
-  for (let i = n - 1; i >= m; i--) {
+  for (let i = top; i >= m; i--) {
     const v = get(sa, i);
     if (v != 0) put(sa, j--, v);
   }
