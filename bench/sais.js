@@ -4,9 +4,12 @@
 // (the nginx pair's base layer, unpacked from ../shared/images) and the
 // esbuild 0.24.0 binary; prints MB/s of CPU time (median of N) and peak WASM bytes per
 // input byte. With --old, a second build (e.g. one of main) runs side by side,
-// alternating calls, and the table gets a ratio column. Prints, never fails.
+// alternating calls, and the table gets a ratio column. When gcc and
+// libdivsufsort (Debian: libdivsufsort-dev) are installed, a last column gives
+// native divsufsort's MB/s of CPU time on the same input (bench/native/), for
+// reference. Prints, never fails.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -109,10 +112,40 @@ for (const s of sizes) inputs.push([`text ${s} MB`, () => textData(s * MB)]);
 for (const s of sizes) inputs.push([`layer tar ${s} MB`, () => layerTar().subarray(0, s * MB)]);
 inputs.push(['esbuild 0.24.0', () => readFileSync(esbuildBinary(cacheDir, '0.24.0'))]);
 
+/** The native timer, built once into the cache; null when gcc or libdivsufsort is missing. */
+function nativeTimer() {
+  const exe = join(cacheDir, 'divsufsort-time');
+  const src = join(root, 'bench/native/divsufsort-time.c');
+  try {
+    if (!existsSync(exe) || statSync(exe).mtimeMs < statSync(src).mtimeMs) {
+      mkdirSync(cacheDir, { recursive: true });
+      execFileSync('gcc', ['-O2', '-o', exe, src, '-ldivsufsort'], { stdio: 'ignore' });
+    }
+    return exe;
+  } catch {
+    return null;
+  }
+}
+const native = nativeTimer();
+/** divsufsort's MB/s (median of `runs`) on `text`, or '-' when there is no native timer. */
+function nativeRate(text) {
+  if (!native) return '-';
+  const file = join(cacheDir, 'divsufsort-input.bin');
+  try {
+    writeFileSync(file, text);
+    const out = execFileSync(native, [file, String(runs)], { encoding: 'utf8' });
+    return out.match(/MB\/s ([\d.]+)/)?.[1] ?? '-';
+  } catch {
+    return '-';
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
 const newWasm = join(root, 'build/diffcore.wasm');
 console.log(`\n## Suffix sort (WASM suffixSort), MB/s of CPU time, median of ${runs}; peak WASM memory per input byte (text + SA + scratch)\n`);
-console.log(oldWasm ? '| input | old MB/s | new MB/s | new/old | old B/byte | new B/byte |' : '| input | MB/s | B/byte |');
-console.log(oldWasm ? '|---|---|---|---|---|---|' : '|---|---|---|');
+console.log(oldWasm ? '| input | old MB/s | new MB/s | new/old | old B/byte | new B/byte | native divsufsort MB/s |' : '| input | MB/s | B/byte | native divsufsort MB/s |');
+console.log(oldWasm ? '|---|---|---|---|---|---|---|' : '|---|---|---|---|');
 for (const [label, make] of inputs) {
   let text;
   try {
@@ -137,6 +170,6 @@ for (const [label, make] of inputs) {
   const f = (x) => x.toFixed(1);
   if (oldWasm) {
     const o = median(res.old), w = median(res.new);
-    console.log(`| ${label} | ${f(o)} | ${f(w)} | ${(w / o).toFixed(2)}x | ${memOld.toFixed(2)} | ${memNew.toFixed(2)} |`);
-  } else console.log(`| ${label} | ${f(median(res.new))} | ${memNew.toFixed(2)} |`);
+    console.log(`| ${label} | ${f(o)} | ${f(w)} | ${(w / o).toFixed(2)}x | ${memOld.toFixed(2)} | ${memNew.toFixed(2)} | ${nativeRate(text)} |`);
+  } else console.log(`| ${label} | ${f(median(res.new))} | ${memNew.toFixed(2)} | ${nativeRate(text)} |`);
 }

@@ -19,6 +19,22 @@ function naiveSuffixArray(t: Uint8Array): number[] {
   });
 }
 
+/**
+ * An exact linear check of a suffix array: a permutation, and neighbours
+ * a < b in it have t[a] < t[b], or t[a] = t[b] and suffix a+1 before b+1.
+ */
+function checkSuffixArray(t: Uint8Array, sa: ArrayLike<number>): void {
+  expect(sa.length).toBe(t.length);
+  const rank = new Int32Array(t.length + 1).fill(-1);
+  for (let i = 0; i < sa.length; i++) rank[sa[i]] = i;
+  expect(rank.subarray(0, t.length).includes(-1)).toBe(false);
+  for (let i = 1; i < sa.length; i++) {
+    const [a, b] = [sa[i - 1], sa[i]];
+    const ok = t[a] < t[b] || (t[a] === t[b] && (a + 1 === t.length || (b + 1 < t.length && rank[a + 1] < rank[b + 1])));
+    if (!ok) expect.fail(`n = ${t.length}: suffixes ${a} and ${b} out of order at ${i}`);
+  }
+}
+
 let core: DiffCore;
 beforeAll(async () => {
   core = await loadCore();
@@ -119,16 +135,42 @@ describe('suffix array', () => {
     const t = new Uint8Array(200_000);
     t.set(block, 0); t.set(block, 30_000); t.set(small, 60_000); t.set(small.subarray(0, 50_000), 130_000);
     for (let i = 180_000; i < t.length; i++) t[i] = Math.floor(rand() * 256);
-    const sa = core.suffixArray(t);
-    // An exact linear check: SA is a permutation, and neighbours a < b in it
-    // have t[a] < t[b], or t[a] = t[b] and suffix a+1 before suffix b+1.
-    const rank = new Int32Array(t.length + 1).fill(-1);
-    sa.forEach((p, i) => { rank[p] = i; });
-    expect(rank.subarray(0, t.length).includes(-1)).toBe(false);
-    for (let i = 1; i < sa.length; i++) {
-      const [a, b] = [sa[i - 1], sa[i]];
-      const ok = t[a] < t[b] || (t[a] === t[b] && (a + 1 === t.length || (b + 1 < t.length && rank[a + 1] < rank[b + 1])));
-      if (!ok) expect.fail(`suffixes ${a} and ${b} out of order at ${i}`);
+    checkSuffixArray(t, core.suffixArray(t));
+  });
+
+  // sais.ts walks large levels (2^18 entries and up) in blocks of 256, first
+  // touching each block's chars: lengths around both, levels at u8 and i32
+  // chars above the threshold (a 3-letter text recurses on nearly all its
+  // LMS substrings, several levels deep; a repeated random block with edits
+  // gives reduced strings with alphabets in the thousands), runs, periods and
+  // every byte value.
+  it('sorts inputs around the block size and the large-level threshold correctly', () => {
+    const rand = uniform(2024);
+    for (const n of [255, 256, 257, 511, 512, 513, (1 << 18) - 1, 1 << 18, (1 << 18) + 1, (1 << 18) + 255, (1 << 18) + 257]) {
+      const k = n < 1000 ? 256 : [2, 256][n & 1];
+      const t = Uint8Array.from({ length: n }, () => Math.floor(rand() * k));
+      if (n < 1000) expect(Array.from(core.suffixArray(t))).toEqual(naiveSuffixArray(t));
+      else checkSuffixArray(t, core.suffixArray(t));
     }
+  });
+
+  it('sorts large inputs whose reduced strings are large (deep recursion, big alphabets, runs, periods, all byte values)', () => {
+    const rand = uniform(31337);
+    const n = 1_200_000;
+    const three = Uint8Array.from({ length: n }, () => Math.floor(rand() * 3));
+    const block = Uint8Array.from({ length: 100_000 }, () => Math.floor(rand() * 256));
+    const repeated = new Uint8Array(n);
+    for (let i = 0; i < n; i += block.length) repeated.set(block.subarray(0, Math.min(block.length, n - i)), i);
+    for (let i = 0; i < 3000; i++) repeated[Math.floor(rand() * n)] ^= 1;
+    const runs = new Uint8Array(n);
+    for (let i = 0, c = 0; i < n; c = (c + 1 + Math.floor(rand() * 255)) & 255) {
+      const len = 1 + Math.floor(rand() * 2000);
+      runs.fill(c, i, i + len);
+      i += len;
+    }
+    const period2 = Uint8Array.from({ length: 600_000 }, (_, i) => (i & 1 ? 7 : 200));
+    const period3 = Uint8Array.from({ length: 600_001 }, (_, i) => [3, 1, 2][i % 3]);
+    const bytes = Uint8Array.from({ length: 700_000 }, (_, i) => (i * 167 + (i >> 8)) & 255);
+    for (const t of [three, repeated, runs, period2, period3, bytes]) checkSuffixArray(t, core.suffixArray(t));
   });
 });
