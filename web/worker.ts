@@ -23,8 +23,9 @@ import { setDiffWorkerUrl } from '../src/delta/runner.browser.js';
 import { PatcherError } from '../src/errors.js';
 import { openImageArchive } from '../src/image/archive.js';
 import type { HasherFactory } from '../src/image/hash.js';
-import { blobSource, streamAhead, type ByteSource } from '../src/image/source.js';
+import { blobSource, type ByteSource } from '../src/image/source.js';
 import { browserHasher } from '../src/image/sha256.js';
+import { readAheadSource } from './read-ahead.js';
 import { streamHashers } from './stream-hasher.js';
 import type { Engine, InputProgress, Reply, Request, Step } from './protocol.js';
 
@@ -90,19 +91,9 @@ class BlobCollector {
   }
 }
 
-/** A Blob source that counts the bytes read through it. */
+/** The old image: read in blocks ahead of the library's reads (read-ahead.ts), counting the bytes it asks for. */
 function countingSource(blob: Blob, counter: InputProgress): ByteSource {
-  const inner = blobSource(blob);
-  const source: ByteSource = {
-    size: inner.size,
-    async read(offset, length) {
-      const bytes = await inner.read(offset, length);
-      counter.done = Math.min(counter.total, counter.done + length);
-      return bytes;
-    },
-    stream: (offset, length, chunkSize) => streamAhead(source, offset, length, chunkSize),
-  };
-  return source;
+  return readAheadSource(blob, { onRead: (length) => (counter.done = Math.min(counter.total, counter.done + length)) });
 }
 
 /** Progress for one request: the old image read through `old`, the library's reports, a ticker. */
