@@ -32,6 +32,8 @@ import type { Engine, InputProgress, Reply, Request, Step } from './protocol.js'
 
 /** Bytes of output chunks kept as arrays before they are folded into one Blob. */
 const FOLD_BYTES = 32 * 1024 * 1024;
+/** Chunks this large become Blobs at once (smaller ones are gathered as arrays until the next fold). */
+const BLOB_PART_BYTES = 1024 * 1024;
 /** Bytes of the rebuilt archive gathered before they go to the output Blob and the hash worker. */
 const STAGE_BYTES = 4 * 1024 * 1024;
 /** How often progress goes to the page, in milliseconds. */
@@ -72,12 +74,14 @@ const outputHashers = sha256Ready.then(() =>
 /** Collects output chunks into a Blob, `FOLD_BYTES` at a time. */
 class BlobCollector {
   #blob = new Blob([]);
-  #parts: Uint8Array<ArrayBuffer>[] = [];
+  #parts: Array<Uint8Array<ArrayBuffer> | Blob> = [];
   #partsBytes = 0;
 
   add(chunk: Uint8Array): void {
-    // Copy: a sink must not keep a view the library may reuse.
-    this.#parts.push(chunk.slice());
+    // Copy: a sink must not keep a view the library may reuse. A large
+    // chunk (apply's staged 4 MiB) goes straight into a Blob of its own:
+    // no ArrayBuffer to allocate, and folding Blobs copies nothing.
+    this.#parts.push(chunk.byteLength >= BLOB_PART_BYTES ? new Blob([chunk as Uint8Array<ArrayBuffer>]) : chunk.slice());
     this.#partsBytes += chunk.byteLength;
     if (this.#partsBytes >= FOLD_BYTES) this.#fold();
   }
