@@ -13,9 +13,17 @@
 //   └─────┴─────────┴─────────┴──────┴───────────────────────┘
 //
 // H is kept as native (little-endian) u32 words; the digest is written
-// big-endian. Memory: the context, plus 256 bytes of static schedule (W)
-// shared by every context: the functions are not re-entrant, which a
-// single-threaded instance never is.
+// big-endian. Memory: the context and the 256 bytes of K, nothing else:
+// the working variables and the message schedule live in locals.
+//
+// Speed: one call compresses every whole block of its input with no copy;
+// a block is 64 rounds with the schedule kept as 16 rolling words (W[t]
+// overwrites W[t-16]) instead of a 64-word array in memory, whose SIMD
+// stores and overlapping reloads stalled store forwarding. About 1.3x the
+// array version (Node 20 and Chromium 156 on a 2.45 GHz EPYC: ~200 MiB/s
+// per CPU-second, ~12 cycles a byte, near what scalar rounds allow; one
+// stream cannot use SIMD lanes across rounds). node:crypto with SHA
+// instructions is ~6x faster: Node keeps it.
 
 export const SHA256_CTX_BYTES: i32 = 112;
 
@@ -35,9 +43,6 @@ const K: usize = memory.data<u32>([
   0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
   0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ], 16);
-
-/** The message schedule W0..W63 of the block being compressed. */
-const W: usize = memory.data(256, 16);
 
 /** Start a hash in the context at `ctx` (5.3.3: initial H). */
 export function sha256Init(ctx: usize): void {
@@ -72,14 +77,13 @@ export function sha256Update(ctx: usize, data: usize, len: usize): void {
       store<u32>(ctx + PENDING_OFF, <u32>pending);
       return;
     }
-    compress(ctx, block);
+    compress(ctx, block, 1);
     pending = 0;
   }
-  while (len >= 64) {
-    compress(ctx, data);
-    data += 64;
-    len -= 64;
-  }
+  const whole = len & ~63;
+  if (whole > 0) compress(ctx, data, whole >>> 6);
+  data += whole;
+  len -= whole;
   if (len > 0) memory.copy(block, data, len);
   store<u32>(ctx + PENDING_OFF, <u32>len);
 }
@@ -96,13 +100,13 @@ export function sha256Final(ctx: usize, out: usize): void {
   store<u8>(block + pending, 0x80);
   if (pending >= 56) {
     memory.fill(block + pending + 1, 0, 63 - pending);
-    compress(ctx, block);
+    compress(ctx, block, 1);
     memory.fill(block, 0, 56);
   } else {
     memory.fill(block + pending + 1, 0, 55 - pending);
   }
   store<u64>(block + 56, bswap<u64>(bits));
-  compress(ctx, block);
+  compress(ctx, block, 1);
   for (let i: usize = 0; i < 32; i += 4) store<u32>(out + i, bswap<u32>(load<u32>(ctx + H_OFF + i)));
 }
 
@@ -112,61 +116,106 @@ export function sha256Final(ctx: usize, out: usize): void {
 // @ts-ignore: decorator
 @inline function bigSigma1(x: u32): u32 { return rotr<u32>(x, 6) ^ rotr<u32>(x, 11) ^ rotr<u32>(x, 25); }
 // @ts-ignore: decorator
+@inline function smallSigma0(x: u32): u32 { return rotr<u32>(x, 7) ^ rotr<u32>(x, 18) ^ (x >>> 3); }
+// @ts-ignore: decorator
+@inline function smallSigma1(x: u32): u32 { return rotr<u32>(x, 17) ^ rotr<u32>(x, 19) ^ (x >>> 10); }
+// @ts-ignore: decorator
 @inline function ch(x: u32, y: u32, z: u32): u32 { return z ^ (x & (y ^ z)); }
 // @ts-ignore: decorator
 @inline function maj(x: u32, y: u32, z: u32): u32 { return (x & y) | (z & (x | y)); }
 
-// σ0 and σ1 on four words at once (SIMD has no rotate: two shifts and an or).
+/** Four big-endian words of the block at `p`, as native ones in lanes 0-3 (one byte shuffle). */
 // @ts-ignore: decorator
-@inline function rotr4(x: v128, n: i32): v128 { return v128.or(i32x4.shr_u(x, n), i32x4.shl(x, 32 - n)); }
-// @ts-ignore: decorator
-@inline function smallSigma0x4(x: v128): v128 { return v128.xor(v128.xor(rotr4(x, 7), rotr4(x, 18)), i32x4.shr_u(x, 3)); }
-// @ts-ignore: decorator
-@inline function smallSigma1x4(x: v128): v128 { return v128.xor(v128.xor(rotr4(x, 17), rotr4(x, 19)), i32x4.shr_u(x, 10)); }
+@inline function words4(p: usize): v128 {
+  const x = v128.load(p);
+  return i8x16.shuffle(x, x, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12);
+}
 
-/** One 64-byte block at `p` into the context's H (6.2.2 steps 1-4). */
-function compress(ctx: usize, p: usize): void {
-  // Step 1: the schedule, four words per step in SIMD lanes. The block's
-  // words are big-endian: one byte shuffle swaps four of them.
-  for (let t: usize = 0; t < 64; t += 16) {
-    const x = v128.load(p + t);
-    v128.store(W + t, i8x16.shuffle(x, x, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12));
-  }
-  // W[t..t+3] = σ1(W[t-2..t+1]) + W[t-7..t-4] + σ0(W[t-15..t-12]) + W[t-16..t-13]:
-  // all known but σ1's last two inputs, W[t] and W[t+1], which are this
-  // step's own first two lanes; so lanes 0-1 first, then 2-3 from them.
-  const zero = i32x4.splat(0);
-  for (let t: usize = 64; t < 256; t += 16) {
-    let x = i32x4.add(i32x4.add(v128.load(W + t - 64), v128.load(W + t - 28)), smallSigma0x4(v128.load(W + t - 60)));
-    // Lanes 2-3 of this load hold the previous block's words: keep lanes 0-1 only.
-    x = i32x4.add(x, i8x16.shuffle(smallSigma1x4(v128.load(W + t - 8)), zero, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
-    x = i32x4.add(x, i8x16.shuffle(zero, smallSigma1x4(x), 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
-    v128.store(W + t, x);
-  }
-  // Steps 2-3: 64 rounds, eight per pass. Instead of shifting the eight
-  // working variables each round, each round writes its T1 + T2 into the
-  // variable that round would call h, and the next round reads them one
-  // place on (so after eight rounds the names are back where they started).
+/**
+ * The `n` 64-byte blocks at `p` into the context's H (6.2.2 steps 1-4 for
+ * each). One call per update: the loop over blocks stays inside WASM.
+ */
+function compress(ctx: usize, p: usize, n: usize): void {
   const h = ctx + H_OFF;
-  let a = load<u32>(h, 0), b = load<u32>(h, 4), c = load<u32>(h, 8), d = load<u32>(h, 12);
-  let e = load<u32>(h, 16), f = load<u32>(h, 20), g = load<u32>(h, 24), hh = load<u32>(h, 28);
-  for (let t: usize = 0; t < 256; t += 32) {
-    hh += bigSigma1(e) + ch(e, f, g) + load<u32>(K + t, 0) + load<u32>(W + t, 0); d += hh; hh += bigSigma0(a) + maj(a, b, c);
-    g += bigSigma1(d) + ch(d, e, f) + load<u32>(K + t, 4) + load<u32>(W + t, 4); c += g; g += bigSigma0(hh) + maj(hh, a, b);
-    f += bigSigma1(c) + ch(c, d, e) + load<u32>(K + t, 8) + load<u32>(W + t, 8); b += f; f += bigSigma0(g) + maj(g, hh, a);
-    e += bigSigma1(b) + ch(b, c, d) + load<u32>(K + t, 12) + load<u32>(W + t, 12); a += e; e += bigSigma0(f) + maj(f, g, hh);
-    d += bigSigma1(a) + ch(a, b, c) + load<u32>(K + t, 16) + load<u32>(W + t, 16); hh += d; d += bigSigma0(e) + maj(e, f, g);
-    c += bigSigma1(hh) + ch(hh, a, b) + load<u32>(K + t, 20) + load<u32>(W + t, 20); g += c; c += bigSigma0(d) + maj(d, e, f);
-    b += bigSigma1(g) + ch(g, hh, a) + load<u32>(K + t, 24) + load<u32>(W + t, 24); f += b; b += bigSigma0(c) + maj(c, d, e);
-    a += bigSigma1(f) + ch(f, g, hh) + load<u32>(K + t, 28) + load<u32>(W + t, 28); e += a; a += bigSigma0(b) + maj(b, c, d);
+  for (const end = p + (n << 6); p < end; p += 64) {
+    // Step 1, first half: W0..W15 are the block's words. The other 48 are
+    // made 16 at a time below, each W[t] in the local of W[t-16].
+    let x = words4(p);
+    let w0 = i32x4.extract_lane(x, 0), w1 = i32x4.extract_lane(x, 1), w2 = i32x4.extract_lane(x, 2), w3 = i32x4.extract_lane(x, 3);
+    x = words4(p + 16);
+    let w4 = i32x4.extract_lane(x, 0), w5 = i32x4.extract_lane(x, 1), w6 = i32x4.extract_lane(x, 2), w7 = i32x4.extract_lane(x, 3);
+    x = words4(p + 32);
+    let w8 = i32x4.extract_lane(x, 0), w9 = i32x4.extract_lane(x, 1), w10 = i32x4.extract_lane(x, 2), w11 = i32x4.extract_lane(x, 3);
+    x = words4(p + 48);
+    let w12 = i32x4.extract_lane(x, 0), w13 = i32x4.extract_lane(x, 1), w14 = i32x4.extract_lane(x, 2), w15 = i32x4.extract_lane(x, 3);
+
+    // Steps 2-3. Instead of shifting the eight working variables each
+    // round, each round adds its T1 + T2 into the variable that round would
+    // call h, and the next round reads them one place on (after eight
+    // rounds the names are back where they started).
+    let a = load<u32>(h, 0), b = load<u32>(h, 4), c = load<u32>(h, 8), d = load<u32>(h, 12);
+    let e = load<u32>(h, 16), f = load<u32>(h, 20), g = load<u32>(h, 24), hh = load<u32>(h, 28);
+    // Rounds 0-15 on the block's own words.
+    hh += bigSigma1(e) + ch(e, f, g) + load<u32>(K, 0) + w0; d += hh; hh += bigSigma0(a) + maj(a, b, c);
+    g += bigSigma1(d) + ch(d, e, f) + load<u32>(K, 4) + w1; c += g; g += bigSigma0(hh) + maj(hh, a, b);
+    f += bigSigma1(c) + ch(c, d, e) + load<u32>(K, 8) + w2; b += f; f += bigSigma0(g) + maj(g, hh, a);
+    e += bigSigma1(b) + ch(b, c, d) + load<u32>(K, 12) + w3; a += e; e += bigSigma0(f) + maj(f, g, hh);
+    d += bigSigma1(a) + ch(a, b, c) + load<u32>(K, 16) + w4; hh += d; d += bigSigma0(e) + maj(e, f, g);
+    c += bigSigma1(hh) + ch(hh, a, b) + load<u32>(K, 20) + w5; g += c; c += bigSigma0(d) + maj(d, e, f);
+    b += bigSigma1(g) + ch(g, hh, a) + load<u32>(K, 24) + w6; f += b; b += bigSigma0(c) + maj(c, d, e);
+    a += bigSigma1(f) + ch(f, g, hh) + load<u32>(K, 28) + w7; e += a; a += bigSigma0(b) + maj(b, c, d);
+    hh += bigSigma1(e) + ch(e, f, g) + load<u32>(K, 32) + w8; d += hh; hh += bigSigma0(a) + maj(a, b, c);
+    g += bigSigma1(d) + ch(d, e, f) + load<u32>(K, 36) + w9; c += g; g += bigSigma0(hh) + maj(hh, a, b);
+    f += bigSigma1(c) + ch(c, d, e) + load<u32>(K, 40) + w10; b += f; f += bigSigma0(g) + maj(g, hh, a);
+    e += bigSigma1(b) + ch(b, c, d) + load<u32>(K, 44) + w11; a += e; e += bigSigma0(f) + maj(f, g, hh);
+    d += bigSigma1(a) + ch(a, b, c) + load<u32>(K, 48) + w12; hh += d; d += bigSigma0(e) + maj(e, f, g);
+    c += bigSigma1(hh) + ch(hh, a, b) + load<u32>(K, 52) + w13; g += c; c += bigSigma0(d) + maj(d, e, f);
+    b += bigSigma1(g) + ch(g, hh, a) + load<u32>(K, 56) + w14; f += b; b += bigSigma0(c) + maj(c, d, e);
+    a += bigSigma1(f) + ch(f, g, hh) + load<u32>(K, 60) + w15; e += a; a += bigSigma0(b) + maj(b, c, d);
+    // Rounds 16-63, sixteen per pass: W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16],
+    // each made just before the round that takes it.
+    for (let k = K + 64; k < K + 256; k += 64) {
+      w0 += smallSigma1(w14) + w9 + smallSigma0(w1);
+      hh += bigSigma1(e) + ch(e, f, g) + load<u32>(k, 0) + w0; d += hh; hh += bigSigma0(a) + maj(a, b, c);
+      w1 += smallSigma1(w15) + w10 + smallSigma0(w2);
+      g += bigSigma1(d) + ch(d, e, f) + load<u32>(k, 4) + w1; c += g; g += bigSigma0(hh) + maj(hh, a, b);
+      w2 += smallSigma1(w0) + w11 + smallSigma0(w3);
+      f += bigSigma1(c) + ch(c, d, e) + load<u32>(k, 8) + w2; b += f; f += bigSigma0(g) + maj(g, hh, a);
+      w3 += smallSigma1(w1) + w12 + smallSigma0(w4);
+      e += bigSigma1(b) + ch(b, c, d) + load<u32>(k, 12) + w3; a += e; e += bigSigma0(f) + maj(f, g, hh);
+      w4 += smallSigma1(w2) + w13 + smallSigma0(w5);
+      d += bigSigma1(a) + ch(a, b, c) + load<u32>(k, 16) + w4; hh += d; d += bigSigma0(e) + maj(e, f, g);
+      w5 += smallSigma1(w3) + w14 + smallSigma0(w6);
+      c += bigSigma1(hh) + ch(hh, a, b) + load<u32>(k, 20) + w5; g += c; c += bigSigma0(d) + maj(d, e, f);
+      w6 += smallSigma1(w4) + w15 + smallSigma0(w7);
+      b += bigSigma1(g) + ch(g, hh, a) + load<u32>(k, 24) + w6; f += b; b += bigSigma0(c) + maj(c, d, e);
+      w7 += smallSigma1(w5) + w0 + smallSigma0(w8);
+      a += bigSigma1(f) + ch(f, g, hh) + load<u32>(k, 28) + w7; e += a; a += bigSigma0(b) + maj(b, c, d);
+      w8 += smallSigma1(w6) + w1 + smallSigma0(w9);
+      hh += bigSigma1(e) + ch(e, f, g) + load<u32>(k, 32) + w8; d += hh; hh += bigSigma0(a) + maj(a, b, c);
+      w9 += smallSigma1(w7) + w2 + smallSigma0(w10);
+      g += bigSigma1(d) + ch(d, e, f) + load<u32>(k, 36) + w9; c += g; g += bigSigma0(hh) + maj(hh, a, b);
+      w10 += smallSigma1(w8) + w3 + smallSigma0(w11);
+      f += bigSigma1(c) + ch(c, d, e) + load<u32>(k, 40) + w10; b += f; f += bigSigma0(g) + maj(g, hh, a);
+      w11 += smallSigma1(w9) + w4 + smallSigma0(w12);
+      e += bigSigma1(b) + ch(b, c, d) + load<u32>(k, 44) + w11; a += e; e += bigSigma0(f) + maj(f, g, hh);
+      w12 += smallSigma1(w10) + w5 + smallSigma0(w13);
+      d += bigSigma1(a) + ch(a, b, c) + load<u32>(k, 48) + w12; hh += d; d += bigSigma0(e) + maj(e, f, g);
+      w13 += smallSigma1(w11) + w6 + smallSigma0(w14);
+      c += bigSigma1(hh) + ch(hh, a, b) + load<u32>(k, 52) + w13; g += c; c += bigSigma0(d) + maj(d, e, f);
+      w14 += smallSigma1(w12) + w7 + smallSigma0(w15);
+      b += bigSigma1(g) + ch(g, hh, a) + load<u32>(k, 56) + w14; f += b; b += bigSigma0(c) + maj(c, d, e);
+      w15 += smallSigma1(w13) + w8 + smallSigma0(w0);
+      a += bigSigma1(f) + ch(f, g, hh) + load<u32>(k, 60) + w15; e += a; a += bigSigma0(b) + maj(b, c, d);
+    }
+    // Step 4: the new intermediate hash value.
+    store<u32>(h, load<u32>(h, 0) + a, 0);
+    store<u32>(h, load<u32>(h, 4) + b, 4);
+    store<u32>(h, load<u32>(h, 8) + c, 8);
+    store<u32>(h, load<u32>(h, 12) + d, 12);
+    store<u32>(h, load<u32>(h, 16) + e, 16);
+    store<u32>(h, load<u32>(h, 20) + f, 20);
+    store<u32>(h, load<u32>(h, 24) + g, 24);
+    store<u32>(h, load<u32>(h, 28) + hh, 28);
   }
-  // Step 4: the new intermediate hash value.
-  store<u32>(h, load<u32>(h, 0) + a, 0);
-  store<u32>(h, load<u32>(h, 4) + b, 4);
-  store<u32>(h, load<u32>(h, 8) + c, 8);
-  store<u32>(h, load<u32>(h, 12) + d, 12);
-  store<u32>(h, load<u32>(h, 16) + e, 16);
-  store<u32>(h, load<u32>(h, 20) + f, 20);
-  store<u32>(h, load<u32>(h, 24) + g, 24);
-  store<u32>(h, load<u32>(h, 28) + hh, 28);
 }
