@@ -9,11 +9,12 @@
 // native divsufsort's MB/s of CPU time on the same input (bench/native/), for
 // reference. Prints, never fails.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { esbuildBinary, pseudoRandom } from './inputs.js';
+import { divsufsortRate } from './native/divsufsort.js';
 
 setFlagsFromString('--no-liftoff'); // as src/core/load.node.ts: one long call runs optimized code
 
@@ -112,35 +113,7 @@ for (const s of sizes) inputs.push([`text ${s} MB`, () => textData(s * MB)]);
 for (const s of sizes) inputs.push([`layer tar ${s} MB`, () => layerTar().subarray(0, s * MB)]);
 inputs.push(['esbuild 0.24.0', () => readFileSync(esbuildBinary(cacheDir, '0.24.0'))]);
 
-/** The native timer, built once into the cache; null when gcc or libdivsufsort is missing. */
-function nativeTimer() {
-  const exe = join(cacheDir, 'divsufsort-time');
-  const src = join(root, 'bench/native/divsufsort-time.c');
-  try {
-    if (!existsSync(exe) || statSync(exe).mtimeMs < statSync(src).mtimeMs) {
-      mkdirSync(cacheDir, { recursive: true });
-      execFileSync('gcc', ['-O2', '-o', exe, src, '-ldivsufsort'], { stdio: 'ignore' });
-    }
-    return exe;
-  } catch {
-    return null;
-  }
-}
-const native = nativeTimer();
-/** divsufsort's MB/s (median of `runs`) on `text`, or '-' when there is no native timer. */
-function nativeRate(text) {
-  if (!native) return '-';
-  const file = join(cacheDir, 'divsufsort-input.bin');
-  try {
-    writeFileSync(file, text);
-    const out = execFileSync(native, [file, String(runs)], { encoding: 'utf8' });
-    return out.match(/MB\/s ([\d.]+)/)?.[1] ?? '-';
-  } catch {
-    return '-';
-  } finally {
-    rmSync(file, { force: true });
-  }
-}
+const nativeRate = (text) => divsufsortRate(cacheDir, text, runs);
 
 const newWasm = join(root, 'build/diffcore.wasm');
 console.log(`\n## Suffix sort (WASM suffixSort), MB/s of CPU time, median of ${runs}; peak WASM memory per input byte (text + SA + scratch)\n`);
