@@ -25,7 +25,7 @@
  * windows (diff-budget.ts: about 7x reference + 4x window, and a worker
  * thread's own ~12 MiB). As many windows run at once as
  * CreateOptions.diffMemory holds (default 64 MiB): on the nginx pair one at
- * a time, ~120 MB in all for the CLI (most of it Node itself).
+ * a time, ~114 MB in all for the CLI (most of it Node itself).
  */
 import { ErrorCode, PatcherError, naming } from '../errors.js';
 import { openImageArchive, storedCompressionName, type ImageArchive } from '../image/archive.js';

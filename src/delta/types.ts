@@ -51,9 +51,9 @@ export interface CreateOptions {
    * worker, so create runs as many windows at once as the largest of them
    * fits (at least one, on the calling thread). Default 64 MiB: 1 MiB
    * windows with small references run two at a time; the nginx pair (a
-   * 3 MiB reference) one at a time, its create peaking at ~120 MB RSS
-   * instead of ~195 MB with two, for about the same time on a busy 2-core
-   * machine (diffing is ~half of create).
+   * 3 MiB reference) one at a time: its CLI create peaks at ~114 MB RSS
+   * instead of ~182 MB with two, and takes 1.1-1.4x as long on an idle
+   * 2-core machine (medians 5.1 s vs 3.7 s; 1G here runs two).
    */
   diffMemory?: number;
   /** Computes sha256. Required here; the public API (src/api/options.ts) defaults it per platform. */
