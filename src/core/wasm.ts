@@ -2,10 +2,12 @@
  * The one place that touches the WASM instance, its exports and its memory.
  *
  * Memory budget (bytes), for old size n and new size m:
- *   diff:  old n + SA 4n + new m + diff m + extra m + 256 KiB prefix table
+ *   diff:  old n + SA 4n + new m + extra m + 256 KiB prefix table
  *          + 192 KiB of control chunk,
  *          plus SA-IS scratch: n/8 + 2 KiB, up to ~1.2n more when every
- *          LMS substring repeats (sais.ts)   => 5.2n + 3m (at worst 6.4n + 3m)
+ *          LMS substring repeats (sais.ts)   => 5.2n + 2m (at worst 6.4n + 2m)
+ *          The diff bytes are written over new (see prepareDiff), and only
+ *          the extra bytes made are touched: resident is about 5.2n + m.
  *   patch: old n + ctrl (12 per triple) + diff + extra + one output chunk
  *          (with output code ranges: the whole output m, filtered in place)
  *   code filter: in place, nothing more (filterCode: the buffer's size)
@@ -44,8 +46,9 @@ export interface DiffCore {
   diff(old: Uint8Array, neu: Uint8Array, options?: DiffOptions): Delta;
   /**
    * diff() for inputs the caller reads straight into the core's memory:
-   * fill `old` and `neu` (views, valid until run()), then run(). Big inputs
-   * are then held once, not twice. Nothing may use the core in between.
+   * fill `old` and `neu` (views into its memory, see PreparedDiff), then
+   * run(). Big inputs are then held once, not twice. Nothing may use the
+   * core in between.
    */
   prepareDiff(oldSize: number, newSize: number): PreparedDiff;
   /** Apply a delta; throws PatcherError (code BAD_PATCH) on a hostile or inconsistent delta. */
@@ -160,8 +163,14 @@ export interface DiffOptions {
 }
 
 export interface PreparedDiff {
-  old: Uint8Array;
-  neu: Uint8Array;
+  /**
+   * Where the old bytes go (a fresh view at each read, valid until the
+   * core's memory grows). After run() it holds them as the search saw them
+   * (filtered, with DiffOptions.code), until the core's next call.
+   */
+  readonly old: Uint8Array;
+  /** Where the new bytes go (a fresh view, as `old`); run() writes the diff bytes over them. */
+  readonly neu: Uint8Array;
   run(options?: DiffOptions): Delta;
 }
 
@@ -439,14 +448,26 @@ class WasmCore implements DiffCore {
     const saPtr = align16(oldPtr + n);
     const bucketPtr = align16(saPtr + 4 * n);
     const newPtr = align16(bucketPtr + 65537 * 4);
-    const diffPtr = align16(newPtr + m);
-    const extraPtr = align16(diffPtr + m);
+    // The diff bytes go over new itself: bsdiff.ts writes diff[d..d+k) from
+    // new[s..s+k) with d <= s (d + extra bytes so far = s) in a forward
+    // pass, and reads no new byte before s afterwards. That saves m bytes
+    // (10 MB resident on a 10 MB file); diff-patch.test.ts's round trips
+    // check the invariant.
+    const diffPtr = newPtr;
+    const extraPtr = align16(newPtr + m);
     const ctrlPtr = align16(extraPtr + m);
     const scratch = align16(ctrlPtr + CTRL_CHUNK * 12);
     this.#reserve(scratch + (n >>> 3) + 65536);
+    // Getters: the suffix sort may grow the memory for scratch, which
+    // detaches views made before it.
+    const bytes = (ptr: number, length: number) => this.#bytes(ptr, length);
     return {
-      old: this.#bytes(oldPtr, n),
-      neu: this.#bytes(newPtr, m),
+      get old() {
+        return bytes(oldPtr, n);
+      },
+      get neu() {
+        return bytes(newPtr, m);
+      },
       run: (options = {}) => {
         if (options.code) {
           this.#filter(oldPtr, n, options.code.reference, true, 'reference');

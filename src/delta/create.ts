@@ -21,9 +21,11 @@
  * never read at all.
  *
  * Memory: the indexes and plans (a few hundred bytes per file), plus per
- * window in flight its reference and new bytes, plus each worker's core
- * (about 5x reference + 3x window): with the default 1 MiB windows and two
- * workers, about 200 MiB in all (most of it Node itself and the indexes).
+ * window in flight its reference and new bytes, plus each core diffing
+ * windows (diff-budget.ts: about 7x reference + 4x window, and a worker
+ * thread's own ~12 MiB). As many windows run at once as
+ * CreateOptions.diffMemory holds (default 64 MiB): on the nginx pair one at
+ * a time, ~114 MB in all for the CLI (most of it Node itself).
  */
 import { ErrorCode, PatcherError, naming } from '../errors.js';
 import { openImageArchive, storedCompressionName, type ImageArchive } from '../image/archive.js';
@@ -37,6 +39,7 @@ import { memorySource } from '../image/source.js';
 import { loadCore, type DiffCore, type ExactBudget } from '../core/index.js';
 import { gzipEntryLimits } from '../format/image/gzip-entry.js';
 import { createRunner } from './runner.node.js';
+import { DEFAULT_DIFF_MEMORY, diffCores } from './diff-budget.js';
 import type { DiffRunner } from './diff-job.js';
 import { gather, layerSource } from '../image/layer-source.js';
 import { indexChecked, mergeRanges, readOldImage, storedTwin, type IndexedOldImage } from './old-index.js';
@@ -74,6 +77,11 @@ export function checkWindowSize(size: number): number {
     throw new PatcherError(ErrorCode.Usage, `window size must be between ${MIN_WINDOW_SIZE} and ${MAX_WINDOW_SIZE} bytes, got ${size}`);
   }
   return size;
+}
+
+export function checkDiffMemory(bytes: number): number {
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new PatcherError(ErrorCode.Usage, `diff memory must be a whole number of bytes, got ${bytes}`);
+  return bytes;
 }
 
 /** Decode budget for a gzip file of `size` bytes: inside what apply accepts (gzipEntryLimits). */
@@ -192,7 +200,8 @@ export async function createPatch(oldSrc: ByteSource, newSrc: ByteSource, sink: 
   await emit(encodeMagic());
   await emit(encodeFrame(FrameType.Header, encodeHeader(header)));
 
-  const workers = Math.max(1, Math.floor(options.workers ?? 2));
+  const windows = [...plans.values()].flatMap((p) => (p.kind === 'delta' ? p.windows : []));
+  const workers = diffCores(windows, Math.max(1, options.workers ?? 2), checkDiffMemory(options.diffMemory ?? DEFAULT_DIFF_MEMORY));
   const runner = await createRunner(workers);
   const layout = new LayoutDigest(hasher);
   const entries: EntrySummary[] = [];

@@ -29,10 +29,13 @@ export interface DiffJob {
 
 export function runDiffJob(core: DiffCore, job: DiffJob): Uint8Array {
   if (job.gzip) return runGzipJob(core, job, job.gzip);
-  const delta = core.diff(job.reference, job.target, job.code ? { code: job.code } : {});
-  // Folding reads the reference as the search saw it: filtered, when it held code.
-  const searched = job.code ? filtered(core, job.reference, job.code) : job.reference;
-  const folded = foldShortMatches(searched, delta, WINDOW_MIN_MATCH);
+  const prepared = core.prepareDiff(job.reference.length, job.target.length);
+  prepared.old.set(job.reference);
+  prepared.neu.set(job.target);
+  // Views, read at once by the fold: no copies of the delta or the reference.
+  const delta = prepared.run({ views: true, ...(job.code ? { code: job.code } : {}) });
+  // Folding reads the reference as the search saw it (filtered, when it held code): the core's own copy.
+  const folded = foldShortMatches(prepared.old, delta, WINDOW_MIN_MATCH);
   return encodeWindow({ refs: job.refs, pieces: job.pieces, delta: folded, ...(job.code ? { code: job.code } : {}) }, job.level);
 }
 
@@ -42,7 +45,7 @@ export function runDiffJob(core: DiffCore, job: DiffJob): Uint8Array {
  * forms, measured at 0/6/8/12/16/24: 400,861 / 399,201 / 398,528 /
  * 398,049 / 398,343 / 399,817 B; the small pair unchanged).
  */
-const WINDOW_MIN_MATCH = 12;
+export const WINDOW_MIN_MATCH = 12;
 
 /**
  * Matches of the text shorter than this go as literal bytes (measured on the
@@ -85,13 +88,6 @@ function runGzipJob(core: DiffCore, job: DiffJob, gzip: NonNullable<DiffJob['gzi
     if (candidate.length < best.length) best = candidate;
   }
   return best;
-}
-
-/** A copy of `reference` with its code filtered as the core's search sees it. */
-function filtered(core: DiffCore, reference: Uint8Array, code: CodeFilters): Uint8Array {
-  const copy = reference.slice();
-  core.filterCode(copy, code.reference, true);
-  return copy;
 }
 
 /** Runs diff jobs; Node's version spreads them over worker threads. */

@@ -5,9 +5,10 @@
  * Workers do not exist, or when none of them starts, windows are diffed one
  * at a time on this thread (inlineRunner).
  *
- * Memory: each worker's core peaks at about 5x reference + 3x window (see
- * src/core/wasm.ts), as on Node; createPatch keeps at most `workers + 1`
- * windows in flight, and each job's bytes are transferred, not copied.
+ * Memory: each worker peaks at about 7x reference + 4x window (see
+ * diff-budget.ts, which picks how many run), as on Node; createPatch keeps
+ * at most `workers + 1` windows in flight, and each job's bytes are
+ * transferred, not copied.
  *
  * Protocol with the worker script: it posts { ready: true } once its core
  * is loaded (or { failed: message }); then, per job posted, { payload,

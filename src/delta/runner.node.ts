@@ -1,9 +1,10 @@
 /**
  * Node: diff windows on worker threads, one WASM core each, so both cores
  * of a small build machine work. Each worker's memory peaks at about
- * 5x reference + 3x window (see src/core/wasm.ts). Falls back to this
- * thread when running from TypeScript sources (tests), where a worker
- * cannot load the .ts entry.
+ * 7x reference + 4x window plus its own ~12 MiB (diff-budget.ts, which
+ * also decides how many run). One window at a time runs on this thread,
+ * as it does from TypeScript sources (tests), where a worker cannot load
+ * the .ts entry.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,9 @@ import { loadCore } from '../core/index.js';
 import { ErrorCode, PatcherError } from '../errors.js';
 import type { DiffJob, DiffRunner } from './diff-job.js';
 import { inlineRunner } from './runner.browser.js';
+
+/** A worker's young generation (V8 makes it 3 semi-spaces): 1 MiB ones, as the CLI's main thread has (bin/docker-patcher.js). */
+const YOUNG_GENERATION_MB = 3;
 
 interface Pending {
   resolve(payload: Uint8Array): void;
@@ -39,7 +43,10 @@ class WorkerPool implements DiffRunner {
     // takes no V8 flags). It is process-wide: later isolates get it too.
     setFlagsFromString('--no-concurrent-recompilation');
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(script);
+      // A small nursery: a job's garbage is small objects around typed
+      // arrays kept outside the heap (V8's default young generation held
+      // several MB more per worker for nothing).
+      const worker = new Worker(script, { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
       worker.on('message', (msg) => this.#settle(worker, msg));
       worker.on('error', (err) => this.#fail(worker, err));
       this.#all.push(worker);

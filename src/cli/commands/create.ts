@@ -7,6 +7,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_WINDOW_SIZE } from '../../format/image/limits.js';
+import { DEFAULT_DIFF_MEMORY } from '../../delta/diff-budget.js';
 import { fileSource, nodeHasher } from '../../image/source.node.js';
 import type { ByteSource } from '../../image/source.js';
 import type { Reference } from '../../registry/reference.js';
@@ -24,6 +25,7 @@ import { join } from 'node:path';
 interface CreateCliOptions extends CreateInputOptions {
   window: number;
   workers: number;
+  diffMemory: number;
   verify: boolean;
   json?: boolean;
   push?: boolean;
@@ -53,8 +55,9 @@ export function register(program: Command): void {
     .argument('<OLD>', 'the image the device has: a docker save / OCI archive, an image ID, short ID or name:tag in the daemon, or a registry reference (registry/repo:tag)')
     .argument('<NEW>', 'the image the device should get (same forms)')
     .argument('<PATCH>', "where to write the patch ('-' = stdout)")
-    .option('-w, --window <size>', `changed bytes diffed at a time; create needs about 10x this per worker, apply about 3x (default ${DEFAULT_WINDOW_SIZE >> 20}M)`, parseSize, DEFAULT_WINDOW_SIZE)
-    .option('-j, --workers <n>', 'windows diffed in parallel (worker threads)', parseWorkers, 2)
+    .option('-w, --window <size>', `changed bytes diffed at a time; create needs about 15x this per window in parallel, apply about 3x (default ${DEFAULT_WINDOW_SIZE >> 20}M)`, parseSize, DEFAULT_WINDOW_SIZE)
+    .option('-j, --workers <n>', 'most windows diffed in parallel (worker threads), as --diff-memory allows', parseWorkers, 2)
+    .option('--diff-memory <size>', `memory for windows diffed in parallel: each needs about 7x its reference + 4x its new bytes, plus 12M per worker; as many run at once as the largest fits, at least one (default ${DEFAULT_DIFF_MEMORY >> 20}M)`, parseSize, DEFAULT_DIFF_MEMORY)
     .option('--no-verify', 'skip applying the new patch to OLD to check it before writing it')
     .option('--json', 'print the summary as JSON on stdout (not with PATCH -)')
     .option('--from-registry', 'OLD and NEW are registry references: read over the registry API, no daemon')
@@ -137,6 +140,7 @@ async function runCreate(ctx: CliContext, oldArg: string, newArg: string, patchP
         hasher: nodeHasher,
         windowSize: options.window,
         workers: options.workers,
+        diffMemory: options.diffMemory,
         onProgress: progressTo(ctx.progress),
       });
       if (options.verify) await verify(ctx, o, (file as FileOutput).tempPath, patchPath);
