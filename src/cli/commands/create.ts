@@ -5,7 +5,7 @@
  * a temporary directory first. The patch is verified by applying it to OLD
  * (unless --no-verify) before it is renamed into place.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_WINDOW_SIZE } from '../../format/image/limits.js';
 import { DEFAULT_DIFF_MEMORY } from '../../delta/diff-budget.js';
 import { fileSource, nodeHasher } from '../../image/source.node.js';
@@ -42,6 +42,11 @@ export function parseSize(value: string): number {
   return Math.round(Number(m[1]) * scale);
 }
 
+/** An option taking a size (parseSize), its default shown as '1M' rather than in bytes. */
+function sizeOption(flags: string, description: string, bytes: number): Option {
+  return new Option(flags, description).argParser(parseSize).default(bytes, `${bytes >> 20}M`);
+}
+
 function parseWorkers(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('must be an integer from 1 to 64');
@@ -55,9 +60,9 @@ export function register(program: Command): void {
     .argument('<OLD>', 'the image the device has: a docker save / OCI archive, an image ID, short ID or name:tag in the daemon, or a registry reference (registry/repo:tag)')
     .argument('<NEW>', 'the image the device should get (same forms)')
     .argument('<PATCH>', "where to write the patch ('-' = stdout)")
-    .option('-w, --window <size>', `changed bytes diffed at a time; create needs about 15x this per window in parallel, apply about 3x (default ${DEFAULT_WINDOW_SIZE >> 20}M)`, parseSize, DEFAULT_WINDOW_SIZE)
+    .addOption(sizeOption('-w, --window <size>', 'changed bytes diffed at a time; create needs about 15x this per window in parallel, apply about 3x', DEFAULT_WINDOW_SIZE))
     .option('-j, --workers <n>', 'most windows diffed in parallel (worker threads), as --diff-memory allows', parseWorkers, 2)
-    .option('--diff-memory <size>', `memory for windows diffed in parallel: each needs about 7x its reference + 4x its new bytes, plus 12M per worker; as many run at once as the largest fits, at least one (default ${DEFAULT_DIFF_MEMORY >> 20}M)`, parseSize, DEFAULT_DIFF_MEMORY)
+    .addOption(sizeOption('--diff-memory <size>', 'memory for windows diffed in parallel: each needs about 7x its reference + 4x its new bytes, plus 12M per worker; as many run at once as the largest fits, at least one', DEFAULT_DIFF_MEMORY))
     .option('--no-verify', 'skip applying the new patch to OLD to check it before writing it')
     .option('--json', 'print the summary as JSON on stdout (not with PATCH -)')
     .option('--from-registry', 'OLD and NEW are registry references: read over the registry API, no daemon')
