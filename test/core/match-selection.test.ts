@@ -4,6 +4,7 @@
 // by where the triples point, not by patch sizes.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCore, type DiffCore, type Delta } from '../../src/core/index.js';
+import { roundTrip as checkedDelta } from './round-trip.js';
 import { randomBytes } from '../../src/image/sample.js';
 
 let core: DiffCore;
@@ -11,12 +12,7 @@ beforeAll(async () => {
   core = await loadCore();
 });
 
-function roundTrip(old: Uint8Array, neu: Uint8Array): Delta {
-  const delta = core.diff(old, neu);
-  expect(delta.diff.length + delta.extra.length).toBe(neu.length);
-  expect(Buffer.compare(core.patch(old, delta, neu.length), neu)).toBe(0);
-  return delta;
-}
+const roundTrip = (old: Uint8Array, neu: Uint8Array): Delta => checkedDelta(core, old, neu);
 
 /** The old position the delta reads for new byte `at`, or -1 when it is an extra byte. */
 function oldPositionOf(delta: Delta, at: number): number {
