@@ -5,7 +5,8 @@
  *   diff:  old n + SA 4n + new m + extra m + 256 KiB prefix table
  *          + 192 KiB of control chunk,
  *          plus SA-IS scratch: n/8 + 2 KiB, up to ~1.2n more when every
- *          LMS substring repeats (sais.ts)   => 5.2n + 2m (at worst 6.4n + 2m)
+ *          LMS substring repeats (sais.ts), which the search's sampled
+ *          keys (n/8) reuse after the sort   => 5.2n + 2m (at worst 6.4n + 2m)
  *          The diff bytes are written over new (see prepareDiff), and only
  *          the extra bytes made are touched: resident is about 5.2n + m.
  *   patch: old n + ctrl (12 per triple) + diff + extra + one output chunk
@@ -201,7 +202,7 @@ interface CoreExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
   suffixSort(text: number, n: number, sa: number, scratch: number): number;
-  diffBegin(old: number, oldSize: number, sa: number, buckets: number, neu: number, newSize: number, diff: number, extra: number): void;
+  diffBegin(old: number, oldSize: number, sa: number, buckets: number, neu: number, newSize: number, diff: number, extra: number, samples: number): void;
   diffRun(ctrl: number, cap: number): number;
   diffDone(): number;
   diffBytes(): number;
@@ -476,7 +477,8 @@ class WasmCore implements DiffCore {
         if (this.#ex.suffixSort(oldPtr, n, saPtr, scratch) < 0) {
           throw new PatcherError(ErrorCode.Core, 'out of memory in the suffix sort');
         }
-        this.#ex.diffBegin(oldPtr, n, saPtr, bucketPtr, newPtr, m, diffPtr, extraPtr);
+        // The search's sampled keys (n/8 bytes) go where the suffix sort had its scratch.
+        this.#ex.diffBegin(oldPtr, n, saPtr, bucketPtr, newPtr, m, diffPtr, extraPtr, scratch);
         const ctrl = this.#drainCtrl(ctrlPtr);
         const diff = this.#bytes(diffPtr, this.#ex.diffBytes());
         const extra = this.#bytes(extraPtr, this.#ex.extraBytes());
