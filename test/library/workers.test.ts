@@ -51,7 +51,8 @@ beforeEach(() => void threads.splice(0));
 
 async function patchWith(workers: number): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  await createPatch(oldPath, newPath, (c) => void parts.push(c), { workers, windowSize: WINDOW });
+  // A budget that holds `workers` cores: the default (64 MiB) may run fewer at once.
+  await createPatch(oldPath, newPath, (c) => void parts.push(c), { workers, windowSize: WINDOW, diffMemory: 1 << 30 });
   return concat(parts);
 }
 
