@@ -29,9 +29,9 @@ export interface Progress {
 
 export interface CreateOptions {
   /**
-   * Bytes of changed data per diff window. Each window's suffix sort needs
-   * about 5x its reference plus 3x its new bytes of WASM memory, per worker
-   * (1 MiB: about 10 MiB a worker), and apply holds about 3x a window.
+   * Bytes of changed data per diff window. Diffing a window needs about
+   * 7x its reference plus 4x its new bytes (diff-budget.ts; 1 MiB: about
+   * 13 MiB per window diffed at once), and apply holds about 3x a window.
    * References are the old versions of the same files, so window size
    * barely moves patch size (nginx pair: 1 to 8 MiB within 0.6%); smaller
    * windows spread over more workers and keep apply small on devices
